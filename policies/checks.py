@@ -1,0 +1,36 @@
+"""System checks for configuration that would make corsadmin unsafe or broken."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Warning, register
+
+
+@register()
+def check_security(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    if not settings.DEBUG and not settings.ALLOWED_HOSTS:
+        messages.append(
+            Error(
+                "ALLOWED_HOSTS is empty while DEBUG is off: no request would be served.",
+                hint="Set ALLOWED_HOSTS, e.g. ALLOWED_HOSTS=cors.example.com",
+                id="corsadmin.E001",
+            )
+        )
+    if settings.CORSADMIN_CONSUMER_POLL_SECONDS < 1:
+        messages.append(
+            Error(
+                "CORSADMIN_CONSUMER_POLL_SECONDS must be at least 1.",
+                id="corsadmin.E002",
+            )
+        )
+    if settings.DEBUG and not settings.SESSION_COOKIE_SECURE:
+        messages.append(
+            Warning(
+                "DEBUG is on and session cookies are not marked Secure: development only.",
+                id="corsadmin.W001",
+            )
+        )
+    return messages
