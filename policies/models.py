@@ -1,1 +1,308 @@
+"""The stored state: APIs and their origin rules, versions, audit events.
 
+Models hold data and constraints only. Every write goes through `policies.services`, which
+validates, bumps the version, snapshots it and audits it in one transaction.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.core.validators import MaxValueValidator, RegexValidator
+from django.db import models
+
+
+class Environment(models.TextChoices):
+    PRODUCTION = "production", "Production"
+    STAGING = "staging", "Staging"
+    DEVELOPMENT = "development", "Development"
+
+
+class Mode(models.TextChoices):
+    ENFORCE = "enforce", "Enforce"
+    REPORT_ONLY = "report-only", "Report only"
+    OFF = "off", "Off"
+
+
+class RuleKind(models.TextChoices):
+    EXACT = "exact", "Exact origin"
+    WILDCARD = "wildcard", "Wildcard"
+    REGEX = "regex", "Regular expression"
+
+
+slug_validator = RegexValidator(
+    r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$",
+    "Use lower-case letters, digits and hyphens (1-64 characters, no leading or trailing hyphen).",
+)
+
+# The hard ceiling matches Firefox's cap; lint warns above Chromium's 7200.
+MAX_AGE_HARD_CAP = 86400
+
+
+class Api(models.Model):
+    slug = models.CharField(max_length=64, unique=True, validators=[slug_validator])
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    team = models.ForeignKey(Group, on_delete=models.PROTECT, related_name="apis")
+    environment = models.CharField(
+        max_length=16, choices=Environment.choices, default=Environment.DEVELOPMENT
+    )
+    mode = models.CharField(max_length=16, choices=Mode.choices, default=Mode.ENFORCE)
+    paths = models.CharField(
+        max_length=500, blank=True, help_text="Regex of request paths; empty for every path."
+    )
+    methods = models.JSONField(default=list)
+    request_headers = models.JSONField(default=list)
+    expose_headers = models.JSONField(default=list)
+    allow_credentials = models.BooleanField(default=False)
+    max_age = models.PositiveIntegerField(
+        default=600, validators=[MaxValueValidator(MAX_AGE_HARD_CAP)]
+    )
+    allow_private_network = models.BooleanField(default=False)
+    allow_null = models.BooleanField(default=False)
+    allow_all = models.BooleanField(default=False)
+    version = models.PositiveBigIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Who made the last change when it was not a person (a token or scheduled work).
+    updated_by_label = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["slug"]
+        verbose_name = "API"
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["team", "slug"]),
+            models.Index(fields=["name"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class OriginRule(models.Model):
+    api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="origins")
+    kind = models.CharField(max_length=16, choices=RuleKind.choices, default=RuleKind.EXACT)
+    value = models.CharField(max_length=1000, help_text="Stored in canonical form.")
+    note = models.CharField(max_length=500, blank=True)
+    enabled = models.BooleanField(default=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["kind", "value"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["api", "kind", "value"], name="unique_rule_per_api"),
+        ]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["value"]),
+            models.Index(fields=["expires_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.value}"
+
+
+class PolicyVersion(models.Model):
+    """One row per version of an API: the editable state it had, for history and rollback."""
+
+    api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="versions")
+    version = models.PositiveBigIntegerField()
+    state = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    actor_name = models.CharField(max_length=150)
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-version"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["api", "version"], name="unique_version_per_api"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.api_id} v{self.version}"
+
+
+class AuditAction(models.TextChoices):
+    API_CREATED = "api.created", "API created"
+    API_UPDATED = "api.updated", "API updated"
+    API_DELETED = "api.deleted", "API deleted"
+    ORIGIN_ADDED = "origin.added", "Origin added"
+    ORIGIN_CHANGED = "origin.changed", "Origin changed"
+    ORIGIN_REMOVED = "origin.removed", "Origin removed"
+    ORIGIN_EXPIRED = "origin.expired", "Origin expired"
+    ROLLBACK = "api.rolled_back", "Rolled back"
+    TOKEN_ISSUED = "token.issued", "Token issued"
+    TOKEN_REVOKED = "token.revoked", "Token revoked"
+    LOGIN_FAILED = "auth.login_failed", "Login failed"
+    LOCKOUT = "auth.lockout", "Locked out"
+    ARCHIVED = "audit.archived", "Audit log archived"
+
+
+class ActorType(models.TextChoices):
+    USER = "user", "User"
+    TOKEN = "token", "Token"
+    SYSTEM = "system", "System"
+
+
+class AppendOnlyError(Exception):
+    """Raised on any attempt to change or remove an audit event through the ORM."""
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def update(self, **kwargs: Any) -> int:
+        raise AppendOnlyError("audit events are append-only: they cannot be updated")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError(
+            "audit events are append-only: only `manage.py archive_audit` removes old ones"
+        )
+
+
+class AuditEvent(models.Model):
+    """One change, who made it and from where. No foreign keys: events outlive what they name.
+
+    `sequence` orders the hash chain; `digest` covers this event's content and the previous
+    event's digest, so an altered, removed or inserted event breaks the chain.
+    """
+
+    sequence = models.PositiveBigIntegerField(unique=True)
+    timestamp = models.DateTimeField(db_index=True)
+    actor_type = models.CharField(max_length=8, choices=ActorType.choices)
+    actor_id = models.BigIntegerField(null=True, blank=True)
+    actor_name = models.CharField(max_length=150, db_index=True)
+    actor_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+    action = models.CharField(max_length=32, choices=AuditAction.choices, db_index=True)
+    api_id = models.BigIntegerField(null=True, blank=True)
+    api_slug = models.CharField(max_length=64, blank=True)
+    api_version = models.PositiveBigIntegerField(null=True, blank=True)
+    object_type = models.CharField(max_length=32, blank=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=1000, blank=True)
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    diff = models.JSONField(default=list, blank=True)
+    comment = models.TextField(blank=True)
+    prev_digest = models.CharField(max_length=64)
+    digest = models.CharField(max_length=64, unique=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-sequence"]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["api_slug", "-timestamp"], name="audit_api_time"),
+            models.Index(fields=["actor_name", "-timestamp"], name="audit_actor_time"),
+            models.Index(fields=["action", "-timestamp"], name="audit_action_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.sequence} {self.action} {self.api_slug} by {self.actor_name}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if not self._state.adding:
+            raise AppendOnlyError("audit events are append-only: they cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
+        raise AppendOnlyError("audit events are append-only: they cannot be deleted")
+
+
+class AuditChainHead(models.Model):
+    """A single row locked by every audit writer, so concurrent writers cannot fork the chain."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    sequence = models.PositiveBigIntegerField(default=0)
+    digest = models.CharField(max_length=64)
+    # Where verification starts: the last event archived away (0 / genesis when none).
+    anchor_sequence = models.PositiveBigIntegerField(default=0)
+    anchor_digest = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self) -> str:
+        return f"audit head #{self.sequence}"
+
+
+class TokenQuerySet(models.QuerySet[Any]):
+    def usable(self, now: Any) -> TokenQuerySet:
+        return self.filter(revoked_at__isnull=True).filter(
+            models.Q(expires_at__isnull=True) | models.Q(expires_at__gt=now)
+        )
+
+
+class ServiceToken(models.Model):
+    """A consumer service's read-only credential for the policy documents of some APIs.
+
+    Only the SHA-256 digest of the secret is stored; `prefix` (the first characters) is kept
+    so people can tell tokens apart and secret scanners' hits can be matched.
+    """
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16)
+    digest = models.CharField(max_length=64, unique=True)
+    apis = models.ManyToManyField(Api, related_name="service_tokens")
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TokenQuerySet.as_manager()
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class AccessToken(models.Model):
+    """A person's token for scripts calling the management API as that person."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16)
+    digest = models.CharField(max_length=64, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TokenQuerySet.as_manager()
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"

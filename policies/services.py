@@ -1,0 +1,727 @@
+"""Every write to policies goes through here: authorise -> validate -> save -> version -> audit.
+
+Each public function is one transaction: the change, its new `PolicyVersion` and its audit
+event commit together or not at all. Views, forms, the admin, the REST API, management
+commands and Celery tasks call these functions and never write the models themselves.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import Group, User
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from policies import audit, fields, permissions, secrets, store
+from policies.actors import Actor
+from policies.documents import EDITABLE_FIELDS, api_state, document_from_state, rule_state
+from policies.lint import Finding, Severity, lint_document
+from policies.models import (
+    MAX_AGE_HARD_CAP,
+    AccessToken,
+    ActorType,
+    Api,
+    AuditAction,
+    AuditEvent,
+    Environment,
+    Mode,
+    OriginRule,
+    PolicyVersion,
+    ServiceToken,
+    slug_validator,
+)
+from policies.origins import OriginError, canonical_rule
+
+DEFAULT_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+DEFAULT_REQUEST_HEADERS = ("accept", "authorization", "content-type")
+
+
+class ServiceError(Exception):
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotPermitted(ServiceError):
+    pass
+
+
+class StaleVersion(ServiceError):
+    def __init__(self, *, expected: int, current: int) -> None:
+        super().__init__(
+            f"the API changed since you loaded it (you had version {expected}, it is now "
+            f"version {current}): reload and apply your change again"
+        )
+        self.expected = expected
+        self.current = current
+
+
+class ValidationFailed(ServiceError):
+    """Input that cannot be saved; `errors` maps a field name to what is wrong with it."""
+
+    def __init__(
+        self, errors: Mapping[str, Sequence[str]], findings: Sequence[Finding] = ()
+    ) -> None:
+        self.errors = {name: list(messages) for name, messages in errors.items()}
+        self.findings = list(findings)
+        super().__init__(
+            "; ".join(f"{name}: {' '.join(messages)}" for name, messages in self.errors.items())
+        )
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+def _authorise(actor: Actor, team: Group) -> None:
+    if actor.type == ActorType.SYSTEM:
+        return
+    if actor.user is None or not permissions.can_edit_team(actor.user, team):
+        raise NotPermitted(f"{actor.name} may not change APIs of team {team.name}")
+
+
+def _clean_max_age(value: Any) -> int:
+    return fields.clean_max_age(value, hard_cap=MAX_AGE_HARD_CAP)
+
+
+def _clean_fields(changes: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    cleaned: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    cleaners = {
+        "methods": fields.clean_methods,
+        "request_headers": fields.clean_header_names,
+        "expose_headers": fields.clean_header_names,
+        "paths": fields.clean_paths,
+        "max_age": _clean_max_age,
+    }
+    choices = {"environment": Environment.values, "mode": Mode.values}
+    for name, value in changes.items():
+        if name not in EDITABLE_FIELDS:
+            errors.setdefault(name, []).append(f"{name} is not a field that can be changed")
+            continue
+        try:
+            if name in cleaners:
+                value = cleaners[name](value)
+            elif name in choices and value not in choices[name]:
+                raise fields.FieldError(f"{value!r} is not one of: {', '.join(choices[name])}")
+            elif name.startswith("allow_") and not isinstance(value, bool):
+                raise fields.FieldError(f"{name} must be true or false")
+            elif name == "name":
+                value = str(value).strip()
+                if not value:
+                    raise fields.FieldError("a name is required")
+                if len(value) > 200:
+                    raise fields.FieldError("the name is longer than 200 characters")
+            elif name == "description":
+                value = str(value)
+        except fields.FieldError as exc:
+            errors.setdefault(name, []).append(exc.message)
+            continue
+        cleaned[name] = value
+    return cleaned, errors
+
+
+def _clean_rule(kind: str, value: str) -> str:
+    try:
+        return canonical_rule(kind, value)
+    except OriginError as exc:
+        raise ValidationFailed({"value": [exc.message]}) from None
+
+
+def check_state(state: dict[str, Any], *, version: int) -> list[Finding]:
+    """Lint a state as it would be published; errors raise, warnings are returned."""
+    document = document_from_state(state, version=version, updated_at=timezone.now())
+    findings = lint_document(document, environment=state["environment"])
+    errors = [finding for finding in findings if finding.severity == Severity.ERROR]
+    if errors:
+        by_field: dict[str, list[str]] = {}
+        for finding in errors:
+            by_field.setdefault(finding.field, []).append(f"{finding.message} {finding.fix}")
+        raise ValidationFailed(by_field, findings)
+    return findings
+
+
+def _lock(api: Api, expected_version: int | None) -> Api:
+    locked = Api.objects.select_for_update().select_related("team").get(pk=api.pk)
+    if expected_version is not None and expected_version != locked.version:
+        raise StaleVersion(expected=expected_version, current=locked.version)
+    return locked
+
+
+def _api_fields(state: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in state.items() if key != "origins"}
+
+
+def _new_version(
+    *,
+    api: Api,
+    actor: Actor,
+    action: AuditAction,
+    comment: str,
+    object_type: str,
+    object_id: str | int,
+    object_repr: str,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    first: bool = False,
+) -> AuditEvent:
+    """Bump the version, snapshot it and record the event: the tail of every policy write."""
+    if not first:
+        api.version += 1
+    if actor.type == ActorType.USER:
+        api.updated_by_id = actor.id
+        api.updated_by_label = ""
+    else:
+        api.updated_by_id = None
+        api.updated_by_label = actor.name[:150]
+    api.save()
+    PolicyVersion.objects.create(
+        api=api,
+        version=api.version,
+        state=api_state(api),
+        actor_name=actor.name[:150],
+        comment=comment,
+    )
+    event = audit.record(
+        actor=actor,
+        action=action,
+        api_id=api.pk,
+        api_slug=api.slug,
+        api_version=api.version,
+        object_type=object_type,
+        object_id=object_id,
+        object_repr=object_repr,
+        before=before,
+        after=after,
+        comment=comment,
+    )
+    _after_commit(api)
+    return event
+
+
+def _after_commit(api: Api) -> None:
+    from policies import publishing
+
+    slug, api_id = api.slug, api.pk
+    transaction.on_commit(lambda: publishing.api_changed(api_id=api_id, slug=slug))
+
+
+# --- APIs ----------------------------------------------------------------------------------
+
+
+def create_api(
+    *,
+    actor: Actor,
+    slug: str,
+    name: str,
+    team: Group,
+    origins: Iterable[Mapping[str, Any]] = (),
+    comment: str = "",
+    **settings: Any,
+) -> Api:
+    _authorise(actor, team)
+    defaults: dict[str, Any] = {
+        "description": "",
+        "environment": Environment.DEVELOPMENT,
+        "mode": Mode.ENFORCE,
+        "paths": "",
+        "methods": list(DEFAULT_METHODS),
+        "request_headers": list(DEFAULT_REQUEST_HEADERS),
+        "expose_headers": [],
+        "allow_credentials": False,
+        "max_age": 600,
+        "allow_private_network": False,
+        "allow_null": False,
+        "allow_all": False,
+    }
+    cleaned, errors = _clean_fields({**defaults, **settings, "name": name})
+    slug = (slug or "").strip()
+    try:
+        slug_validator(slug)
+    except Exception as exc:  # django ValidationError carries the message
+        errors.setdefault("slug", []).append(" ".join(getattr(exc, "messages", [str(exc)])))
+    rules: list[OriginRule] = []
+    for index, spec in enumerate(origins):
+        kind = str(spec.get("kind", "exact"))
+        try:
+            value = canonical_rule(kind, str(spec.get("value", "")))
+        except OriginError as exc:
+            errors.setdefault(f"origins[{index}]", []).append(exc.message)
+            continue
+        rules.append(
+            OriginRule(
+                kind=kind,
+                value=value,
+                note=str(spec.get("note", ""))[:500],
+                enabled=bool(spec.get("enabled", True)),
+                expires_at=spec.get("expires_at"),
+                created_by=actor.user if actor.type == ActorType.USER else None,
+            )
+        )
+    if errors:
+        raise ValidationFailed(errors)
+    if len({(r.kind, r.value) for r in rules}) != len(rules):
+        raise ValidationFailed({"origins": ["the same origin rule is listed twice"]})
+
+    api = Api(slug=slug, team=team, **cleaned)
+    check_state(api_state(api, rules), version=1)
+    with transaction.atomic():
+        if Api.objects.filter(slug=slug).exists():
+            raise ValidationFailed({"slug": [f"an API with the slug {slug!r} already exists"]})
+        if actor.type == ActorType.USER:
+            api.created_by_id = actor.id
+        api.save()
+        for rule in rules:
+            rule.api = api
+        OriginRule.objects.bulk_create(rules)
+        _new_version(
+            api=api,
+            actor=actor,
+            action=AuditAction.API_CREATED,
+            comment=comment,
+            object_type="api",
+            object_id=api.pk,
+            object_repr=api.slug,
+            before=None,
+            after=api_state(api),
+            first=True,
+        )
+    return api
+
+
+def update_api(
+    *,
+    actor: Actor,
+    api: Api,
+    expected_version: int | None = None,
+    comment: str = "",
+    team: Group | None = None,
+    **changes: Any,
+) -> Api:
+    _authorise(actor, api.team)
+    if team is not None:
+        _authorise(actor, team)
+    cleaned, errors = _clean_fields(changes)
+    if errors:
+        raise ValidationFailed(errors)
+    with transaction.atomic():
+        locked = _lock(api, expected_version)
+        rules = list(locked.origins.all())
+        before = api_state(locked, rules)
+        for name, value in cleaned.items():
+            setattr(locked, name, value)
+        if team is not None:
+            locked.team = team
+        after = api_state(locked, rules)
+        if after == before:
+            return locked
+        check_state(after, version=locked.version + 1)
+        _new_version(
+            api=locked,
+            actor=actor,
+            action=AuditAction.API_UPDATED,
+            comment=comment,
+            object_type="api",
+            object_id=locked.pk,
+            object_repr=locked.slug,
+            before=_api_fields(before),
+            after=_api_fields(after),
+        )
+    return locked
+
+
+def delete_api(
+    *, actor: Actor, api: Api, expected_version: int | None = None, comment: str = ""
+) -> None:
+    _authorise(actor, api.team)
+    with transaction.atomic():
+        locked = _lock(api, expected_version)
+        before = api_state(locked)
+        api_id, slug, version = locked.pk, locked.slug, locked.version
+        locked.delete()
+        audit.record(
+            actor=actor,
+            action=AuditAction.API_DELETED,
+            api_id=api_id,
+            api_slug=slug,
+            api_version=version,
+            object_type="api",
+            object_id=api_id,
+            object_repr=slug,
+            before=before,
+            after=None,
+            comment=comment,
+        )
+        from policies import publishing
+
+        transaction.on_commit(lambda: publishing.api_deleted(api_id=api_id, slug=slug))
+
+
+# --- origin rules ----------------------------------------------------------------------------
+
+
+def add_origin(
+    *,
+    actor: Actor,
+    api: Api,
+    value: str,
+    kind: str = "exact",
+    note: str = "",
+    enabled: bool = True,
+    expires_at: datetime | None = None,
+    expected_version: int | None = None,
+    comment: str = "",
+) -> OriginRule:
+    _authorise(actor, api.team)
+    canonical = _clean_rule(kind, value)
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationFailed({"expires_at": ["the expiry is in the past"]})
+    with transaction.atomic():
+        locked = _lock(api, expected_version)
+        rules = list(locked.origins.all())
+        if any(r.kind == kind and r.value == canonical for r in rules):
+            raise ValidationFailed({"value": [f"{canonical} is already listed"]})
+        rule = OriginRule(
+            api=locked,
+            kind=kind,
+            value=canonical,
+            note=note[:500],
+            enabled=enabled,
+            expires_at=expires_at,
+            created_by=actor.user if actor.type == ActorType.USER else None,
+        )
+        check_state(api_state(locked, [*rules, rule]), version=locked.version + 1)
+        try:
+            with transaction.atomic():
+                rule.save()
+        except IntegrityError:
+            raise ValidationFailed({"value": [f"{canonical} is already listed"]}) from None
+        _new_version(
+            api=locked,
+            actor=actor,
+            action=AuditAction.ORIGIN_ADDED,
+            comment=comment,
+            object_type="origin",
+            object_id=rule.pk,
+            object_repr=f"{kind} {canonical}",
+            before=None,
+            after=rule_state(rule),
+        )
+    return rule
+
+
+_RULE_FIELDS = ("kind", "value", "note", "enabled", "expires_at")
+
+
+def update_origin(
+    *,
+    actor: Actor,
+    rule: OriginRule,
+    expected_version: int | None = None,
+    comment: str = "",
+    **changes: Any,
+) -> OriginRule:
+    unknown = set(changes) - set(_RULE_FIELDS)
+    if unknown:
+        raise ValidationFailed(
+            {name: [f"{name} is not a field of an origin rule"] for name in unknown}
+        )
+    _authorise(actor, rule.api.team)
+    kind = changes.get("kind", rule.kind)
+    value = _clean_rule(kind, changes.get("value", rule.value))
+    with transaction.atomic():
+        locked = _lock(rule.api, expected_version)
+        current = OriginRule.objects.select_for_update().get(pk=rule.pk, api=locked)
+        before = rule_state(current)
+        current.kind, current.value = kind, value
+        if "note" in changes:
+            current.note = str(changes["note"])[:500]
+        if "enabled" in changes:
+            current.enabled = bool(changes["enabled"])
+        if "expires_at" in changes:
+            current.expires_at = changes["expires_at"]
+        after = rule_state(current)
+        if after == before:
+            return current
+        others = [r for r in locked.origins.all() if r.pk != current.pk]
+        if any(r.kind == kind and r.value == value for r in others):
+            raise ValidationFailed({"value": [f"{value} is already listed"]})
+        check_state(api_state(locked, [*others, current]), version=locked.version + 1)
+        current.save()
+        _new_version(
+            api=locked,
+            actor=actor,
+            action=AuditAction.ORIGIN_CHANGED,
+            comment=comment,
+            object_type="origin",
+            object_id=current.pk,
+            object_repr=f"{current.kind} {current.value}",
+            before=before,
+            after=after,
+        )
+    return current
+
+
+def remove_origin(
+    *,
+    actor: Actor,
+    rule: OriginRule,
+    expected_version: int | None = None,
+    comment: str = "",
+    action: AuditAction = AuditAction.ORIGIN_REMOVED,
+) -> None:
+    _authorise(actor, rule.api.team)
+    with transaction.atomic():
+        locked = _lock(rule.api, expected_version)
+        current = OriginRule.objects.select_for_update().get(pk=rule.pk, api=locked)
+        before = rule_state(current)
+        rule_id = current.pk
+        current.delete()
+        _new_version(
+            api=locked,
+            actor=actor,
+            action=action,
+            comment=comment,
+            object_type="origin",
+            object_id=rule_id,
+            object_repr=f"{before['kind']} {before['value']}",
+            before=before,
+            after=None,
+        )
+
+
+def expire_origins(*, now: datetime | None = None) -> int:
+    """Remove temporary origins whose time is up; one audited event each, by the system."""
+    now = now or timezone.now()
+    actor = Actor.system("expiry")
+    expired = 0
+    for rule in OriginRule.objects.filter(expires_at__lte=now).select_related("api__team"):
+        try:
+            remove_origin(
+                actor=actor,
+                rule=rule,
+                comment=f"expired at {rule.expires_at:%Y-%m-%d %H:%M} UTC",
+                action=AuditAction.ORIGIN_EXPIRED,
+            )
+        except OriginRule.DoesNotExist:
+            continue  # removed by someone else in the meantime
+        expired += 1
+    return expired
+
+
+# --- history ---------------------------------------------------------------------------------
+
+
+def rollback(
+    *,
+    actor: Actor,
+    api: Api,
+    to_version: int,
+    expected_version: int | None = None,
+    comment: str = "",
+) -> Api:
+    """Make a new version whose state is that of `to_version` (history is never rewritten)."""
+    _authorise(actor, api.team)
+    with transaction.atomic():
+        locked = _lock(api, expected_version)
+        target = PolicyVersion.objects.filter(api=locked, version=to_version).first()
+        if target is None:
+            raise ValidationFailed({"version": [f"{locked.slug} has no version {to_version}"]})
+        before = api_state(locked)
+        now = timezone.now()
+        restored_rules = [
+            OriginRule(
+                api=locked,
+                kind=spec["kind"],
+                value=spec["value"],
+                note=spec["note"],
+                enabled=spec["enabled"],
+                expires_at=datetime.fromisoformat(spec["expires_at"])
+                if spec["expires_at"]
+                else None,
+            )
+            for spec in target.state["origins"]
+        ]
+        # An origin whose temporary allowance has run out stays expired.
+        restored_rules = [r for r in restored_rules if r.expires_at is None or r.expires_at > now]
+        for name in EDITABLE_FIELDS:
+            setattr(locked, name, target.state[name])
+        after = api_state(locked, restored_rules)
+        check_state(after, version=locked.version + 1)
+        locked.origins.all().delete()
+        OriginRule.objects.bulk_create(restored_rules)
+        _new_version(
+            api=locked,
+            actor=actor,
+            action=AuditAction.ROLLBACK,
+            comment=comment or f"rolled back to version {to_version}",
+            object_type="api",
+            object_id=locked.pk,
+            object_repr=f"{locked.slug} -> v{to_version}",
+            before=before,
+            after=after,
+        )
+    return locked
+
+
+# --- tokens ----------------------------------------------------------------------------------
+
+
+def _token_state(token: ServiceToken, slugs: list[str]) -> dict[str, Any]:
+    return {
+        "name": token.name,
+        "prefix": token.prefix,
+        "apis": slugs,
+        "expires_at": token.expires_at.isoformat() if token.expires_at else None,
+        "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
+    }
+
+
+def issue_service_token(
+    *,
+    actor: Actor,
+    name: str,
+    apis: Sequence[Api],
+    expires_at: datetime | None = None,
+    comment: str = "",
+) -> tuple[ServiceToken, str]:
+    """Returns the token and its secret; the secret is not stored and cannot be shown again."""
+    name = (name or "").strip()
+    errors: dict[str, list[str]] = {}
+    if not name:
+        errors["name"] = ["a name is required (which service uses this token?)"]
+    elif len(name) > 100:
+        errors["name"] = ["the name is longer than 100 characters"]
+    if not apis:
+        errors["apis"] = ["a token must be scoped to at least one API"]
+    if expires_at is not None and expires_at <= timezone.now():
+        errors["expires_at"] = ["the expiry is in the past"]
+    if errors:
+        raise ValidationFailed(errors)
+    for api in apis:
+        _authorise(actor, api.team)
+    new = secrets.new_secret(secrets.SERVICE_PREFIX)
+    slugs = sorted(api.slug for api in apis)
+    with transaction.atomic():
+        token = ServiceToken.objects.create(
+            name=name,
+            prefix=new.prefix,
+            digest=new.digest,
+            expires_at=expires_at,
+            created_by=actor.user if actor.type == ActorType.USER else None,
+        )
+        token.apis.set(apis)
+        for api in apis:
+            audit.record(
+                actor=actor,
+                action=AuditAction.TOKEN_ISSUED,
+                api_id=api.pk,
+                api_slug=api.slug,
+                api_version=api.version,
+                object_type="service_token",
+                object_id=token.pk,
+                object_repr=str(token),
+                after=_token_state(token, slugs),
+                comment=comment,
+            )
+    return token, new.secret
+
+
+def revoke_service_token(*, actor: Actor, token: ServiceToken, comment: str = "") -> None:
+    apis = list(token.apis.select_related("team"))
+    for api in apis:
+        _authorise(actor, api.team)
+    if (
+        not apis
+        and actor.type != ActorType.SYSTEM
+        and not getattr(actor.user, "is_superuser", False)
+    ):
+        raise NotPermitted("only a superuser may revoke a token whose APIs are gone")
+    with transaction.atomic():
+        current = ServiceToken.objects.select_for_update().get(pk=token.pk)
+        if current.revoked_at is not None:
+            return
+        slugs = sorted(api.slug for api in apis)
+        before = _token_state(current, slugs)
+        current.revoked_at = timezone.now()
+        current.save(update_fields=["revoked_at"])
+        targets: list[Api | None] = [*apis] if apis else [None]
+        for api_or_none in targets:
+            audit.record(
+                actor=actor,
+                action=AuditAction.TOKEN_REVOKED,
+                api_id=api_or_none.pk if api_or_none else None,
+                api_slug=api_or_none.slug if api_or_none else "",
+                api_version=api_or_none.version if api_or_none else None,
+                object_type="service_token",
+                object_id=current.pk,
+                object_repr=str(current),
+                before=before,
+                after=_token_state(current, slugs),
+                comment=comment,
+            )
+        # Dropped now and again after commit: a request racing the commit may re-cache it.
+        digest = current.digest
+        store.drop_token(digest)
+        transaction.on_commit(lambda: store.drop_token(digest))
+    token.revoked_at = current.revoked_at
+
+
+def issue_access_token(
+    *,
+    actor: Actor,
+    user: User,
+    name: str,
+    expires_at: datetime | None = None,
+    comment: str = "",
+) -> tuple[AccessToken, str]:
+    """A personal access token acting as `user`; people issue their own, the system any."""
+    if actor.type != ActorType.SYSTEM and (actor.user is None or actor.user.pk != user.pk):
+        raise NotPermitted("people issue personal access tokens only for themselves")
+    name = (name or "").strip() or "personal access token"
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationFailed({"expires_at": ["the expiry is in the past"]})
+    new = secrets.new_secret(secrets.PERSONAL_PREFIX)
+    with transaction.atomic():
+        token = AccessToken.objects.create(
+            user=user, name=name[:100], prefix=new.prefix, digest=new.digest, expires_at=expires_at
+        )
+        audit.record(
+            actor=actor,
+            action=AuditAction.TOKEN_ISSUED,
+            object_type="access_token",
+            object_id=token.pk,
+            object_repr=f"{token} for {user.get_username()}",
+            after={"name": token.name, "prefix": token.prefix, "user": user.get_username()},
+            comment=comment,
+        )
+    return token, new.secret
+
+
+def revoke_access_token(*, actor: Actor, token: AccessToken, comment: str = "") -> None:
+    is_owner = actor.user is not None and actor.user.pk == token.user_id
+    if (
+        actor.type != ActorType.SYSTEM
+        and not is_owner
+        and not getattr(actor.user, "is_superuser", False)
+    ):
+        raise NotPermitted("only the token's owner or a superuser may revoke it")
+    with transaction.atomic():
+        current = AccessToken.objects.select_for_update().get(pk=token.pk)
+        if current.revoked_at is not None:
+            return
+        current.revoked_at = timezone.now()
+        current.save(update_fields=["revoked_at"])
+        audit.record(
+            actor=actor,
+            action=AuditAction.TOKEN_REVOKED,
+            object_type="access_token",
+            object_id=current.pk,
+            object_repr=str(current),
+            before={"revoked_at": None},
+            after={"revoked_at": current.revoked_at.isoformat()},
+            comment=comment,
+        )
+    token.revoked_at = current.revoked_at

@@ -1,0 +1,180 @@
+"""Writes through policies.services: validation, versions, authorisation, stale writes."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Group, User
+from django.utils import timezone
+
+from policies import services
+from policies.actors import Actor
+from policies.documents import compile_document
+from policies.models import Api, AuditEvent, OriginRule, PolicyVersion
+
+pytestmark = pytest.mark.django_db
+
+
+def test_create_api__valid__version_one_snapshot_and_document(api: Api) -> None:
+    # Given an API created through the service (fixture)
+    # Then it starts at version 1 with a snapshot and a schema-1 document
+    assert api.version == 1
+    assert PolicyVersion.objects.get(api=api).version == 1
+    document = compile_document(api)
+    assert document["schema"] == 1
+    assert document["api"] == "billing"
+    assert document["origins"]["exact"] == ["https://app.example.com"]
+
+
+def test_create_api__bad_origin_and_slug__field_errors_and_nothing_saved(
+    actor: Actor, team: Group
+) -> None:
+    # When an API is created with a bad slug and an origin with a path
+    with pytest.raises(services.ValidationFailed) as failure:
+        services.create_api(
+            actor=actor,
+            slug="Not A Slug",
+            name="x",
+            team=team,
+            origins=[{"kind": "exact", "value": "https://example.com/app"}],
+        )
+    # Then each field names its problem and nothing was written
+    assert "slug" in failure.value.errors
+    assert "path" in failure.value.errors["origins[0]"][0]
+    assert not Api.objects.exists()
+    assert not AuditEvent.objects.exists()
+
+
+def test_add_origin__non_canonical_input__stored_canonical_and_version_bumped(
+    api: Api, actor: Actor
+) -> None:
+    # When an origin is added as a person might type it
+    rule = services.add_origin(actor=actor, api=api, value="HTTPS://Shop.Example.COM:443")
+    # Then it is stored as browsers send it, and the API moved to version 2
+    assert rule.value == "https://shop.example.com"
+    api.refresh_from_db()
+    assert api.version == 2
+    assert compile_document(api)["origins"]["exact"] == [
+        "https://app.example.com",
+        "https://shop.example.com",
+    ]
+
+
+def test_add_origin__duplicate__refused_with_message(api: Api, actor: Actor) -> None:
+    with pytest.raises(services.ValidationFailed) as failure:
+        services.add_origin(actor=actor, api=api, value="https://app.example.com/")
+    assert failure.value.errors == {"value": ["https://app.example.com is already listed"]}
+    api.refresh_from_db()
+    assert api.version == 1
+
+
+def test_add_origin__stale_expected_version__refused(api: Api, actor: Actor) -> None:
+    # Given someone else changed the API after we loaded version 1
+    services.add_origin(actor=actor, api=api, value="https://one.example.com")
+    # When we write with If-Match 1
+    with pytest.raises(services.StaleVersion) as failure:
+        services.add_origin(
+            actor=actor, api=api, value="https://two.example.com", expected_version=1
+        )
+    # Then the write is refused and names the current version
+    assert failure.value.current == 2
+    assert not OriginRule.objects.filter(value="https://two.example.com").exists()
+
+
+def test_update_api__outsider__not_permitted(api: Api, outsider: User) -> None:
+    with pytest.raises(services.NotPermitted):
+        services.update_api(actor=Actor.for_user(outsider), api=api, max_age=60)
+    api.refresh_from_db()
+    assert api.max_age == 600
+
+
+def test_update_api__catch_all_regex_with_credentials__lint_error_blocks(
+    api: Api, actor: Actor
+) -> None:
+    # Given an API with a regex that admits any https origin
+    services.add_origin(actor=actor, api=api, kind="regex", value="^https://.*$")
+    # When credentials are turned on
+    with pytest.raises(services.ValidationFailed) as failure:
+        services.update_api(actor=actor, api=api, allow_credentials=True)
+    # Then lint refuses the save, naming the field and the rule
+    assert "origins" in failure.value.errors
+    assert {f.rule for f in failure.value.findings} >= {"credentials-with-wildcard-origin"}
+    api.refresh_from_db()
+    assert api.allow_credentials is False
+
+
+def test_update_api__bad_fields__each_field_named(api: Api, actor: Actor) -> None:
+    with pytest.raises(services.ValidationFailed) as failure:
+        services.update_api(
+            actor=actor, api=api, methods=["GET", "BAD METHOD"], paths="(", mode="loud"
+        )
+    assert set(failure.value.errors) == {"methods", "paths", "mode"}
+
+
+def test_update_api__no_change__no_new_version(api: Api, actor: Actor) -> None:
+    services.update_api(actor=actor, api=api, max_age=api.max_age)
+    api.refresh_from_db()
+    assert api.version == 1
+
+
+def test_rollback__to_first_version__restores_state_as_new_version(api: Api, actor: Actor) -> None:
+    # Given two changes after version 1
+    services.add_origin(actor=actor, api=api, value="https://two.example.com")
+    services.update_api(actor=actor, api=api, max_age=60)
+    # When rolling back to version 1
+    services.rollback(actor=actor, api=api, to_version=1)
+    # Then version 4 has version 1's policy
+    api.refresh_from_db()
+    assert api.version == 4
+    assert api.max_age == 600
+    assert compile_document(api)["origins"]["exact"] == ["https://app.example.com"]
+
+
+def test_rollback__unknown_version__clear_error(api: Api, actor: Actor) -> None:
+    with pytest.raises(services.ValidationFailed) as failure:
+        services.rollback(actor=actor, api=api, to_version=99)
+    assert failure.value.errors == {"version": ["billing has no version 99"]}
+
+
+def test_expire_origins__past_expiry__removed_by_system(api: Api, actor: Actor) -> None:
+    # Given a preview origin allowed for one hour
+    rule = services.add_origin(
+        actor=actor,
+        api=api,
+        value="https://pr-1.preview.example.com",
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+    # When the expiry runs two hours later
+    removed = services.expire_origins(now=timezone.now() + timedelta(hours=2))
+    # Then the rule is gone and the system is recorded as having removed it
+    assert removed == 1
+    assert not OriginRule.objects.filter(pk=rule.pk).exists()
+    event = AuditEvent.objects.order_by("-sequence").first()
+    assert event is not None
+    assert (event.action, event.actor_type, event.actor_name) == (
+        "origin.expired",
+        "system",
+        "expiry",
+    )
+
+
+def test_document__expired_rule__not_published_even_before_expiry_task(
+    api: Api, actor: Actor
+) -> None:
+    services.add_origin(
+        actor=actor,
+        api=api,
+        value="https://pr-2.preview.example.com",
+        expires_at=timezone.now() + timedelta(minutes=5),
+    )
+    later = timezone.now() + timedelta(minutes=6)
+    assert compile_document(api, now=later)["origins"]["exact"] == ["https://app.example.com"]
+
+
+def test_delete_api__member__removed_and_audited(api: Api, actor: Actor) -> None:
+    services.delete_api(actor=actor, api=api, comment="retired")
+    assert not Api.objects.exists()
+    event = AuditEvent.objects.order_by("-sequence").first()
+    assert event is not None
+    assert (event.action, event.api_slug, event.comment) == ("api.deleted", "billing", "retired")
