@@ -1,0 +1,128 @@
+"""Redis: the compiled documents, token look-ups and the change channel.
+
+Everything here degrades: with no REDIS_URL, or Redis down, callers get None / False and go
+to the database; nothing in the request path waits longer than the short socket timeouts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import redis
+from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+CHANNEL = "corsadmin:policies"
+_DOC = "corsadmin:doc:"
+_TOKEN = "corsadmin:token:"
+TOKEN_TTL_SECONDS = 60
+
+_clients: dict[str, redis.Redis] = {}
+
+
+def client() -> redis.Redis | None:
+    url: str = settings.REDIS_URL
+    if not url:
+        return None
+    if url not in _clients:
+        _clients[url] = redis.Redis.from_url(
+            url, socket_connect_timeout=0.5, socket_timeout=0.5, health_check_interval=30
+        )
+    return _clients[url]
+
+
+def _warn(what: str, exc: Exception) -> None:
+    logger.warning("redis unavailable (%s): %s; using the database", what, exc)
+
+
+def get_document(slug: str) -> tuple[bytes, str] | None:
+    redis_client = client()
+    if redis_client is None:
+        return None
+    try:
+        body, etag = redis_client.hmget(_DOC + slug, ["body", "etag"])
+    except redis.RedisError as exc:
+        _warn("read document", exc)
+        return None
+    if not isinstance(body, bytes) or not isinstance(etag, bytes):
+        return None
+    return body, etag.decode()
+
+
+def put_document(slug: str, *, body: bytes, etag: str, version: int) -> bool:
+    redis_client = client()
+    if redis_client is None:
+        return False
+    try:
+        redis_client.hset(_DOC + slug, mapping={"body": body, "etag": etag, "version": version})
+    except redis.RedisError as exc:
+        _warn("store document", exc)
+        return False
+    return True
+
+
+def drop_document(slug: str) -> None:
+    redis_client = client()
+    if redis_client is None:
+        return
+    try:
+        redis_client.delete(_DOC + slug)
+    except redis.RedisError as exc:
+        _warn("drop document", exc)
+
+
+def publish(message: dict[str, Any]) -> bool:
+    redis_client = client()
+    if redis_client is None:
+        return False
+    try:
+        redis_client.publish(CHANNEL, json.dumps(message, sort_keys=True))
+    except redis.RedisError as exc:
+        _warn("publish", exc)
+        return False
+    return True
+
+
+def get_token(digest: str) -> dict[str, Any] | None:
+    redis_client = client()
+    if redis_client is None:
+        return None
+    try:
+        raw = redis_client.get(_TOKEN + digest)
+    except redis.RedisError as exc:
+        _warn("read token", exc)
+        return None
+    return json.loads(raw) if raw else None
+
+
+def put_token(digest: str, entry: dict[str, Any]) -> None:
+    redis_client = client()
+    if redis_client is None:
+        return
+    try:
+        redis_client.set(_TOKEN + digest, json.dumps(entry), ex=TOKEN_TTL_SECONDS)
+    except redis.RedisError as exc:
+        _warn("store token", exc)
+
+
+def drop_token(digest: str) -> None:
+    redis_client = client()
+    if redis_client is None:
+        return
+    try:
+        redis_client.delete(_TOKEN + digest)
+    except redis.RedisError as exc:
+        _warn("drop token", exc)
+
+
+def drop_tokens_for_api(digests: list[str]) -> None:
+    redis_client = client()
+    if redis_client is None or not digests:
+        return
+    try:
+        redis_client.delete(*[_TOKEN + digest for digest in digests])
+    except redis.RedisError as exc:
+        _warn("drop tokens", exc)
