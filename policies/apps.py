@@ -7,4 +7,4 @@ class PoliciesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from policies import checks  # noqa: F401  (registers the system checks)
+        from policies import auth_events, checks  # noqa: F401  (registers checks and receivers)

@@ -13,9 +13,10 @@ from typing import Any
 
 from django.contrib.auth.models import Group, User
 from django.db import IntegrityError, transaction
+from django.http import HttpRequest
 from django.utils import timezone
 
-from policies import audit, fields, permissions, secrets, store
+from policies import audit, fields, permissions, request_context, secrets, store
 from policies.actors import Actor
 from policies.documents import EDITABLE_FIELDS, api_state, document_from_state, rule_state
 from policies.lint import Finding, Severity, lint_document
@@ -725,3 +726,27 @@ def revoke_access_token(*, actor: Actor, token: AccessToken, comment: str = "") 
             comment=comment,
         )
     token.revoked_at = current.revoked_at
+
+
+# --- authentication events ---------------------------------------------------------------------
+
+
+def record_auth_event(*, action: AuditAction, username: str, request: HttpRequest | None) -> None:
+    """A failed login or a lockout, attributed to the name tried and the client address."""
+    actor = Actor.system("anonymous")
+    if request is not None:
+        actor = Actor(
+            type=ActorType.SYSTEM,
+            name="anonymous",
+            ip=request_context.client_ip(request),
+            user_agent=request.headers.get("User-Agent", "")[:512],
+            request_id=actor.request_id,
+        )
+    with transaction.atomic():
+        audit.record(
+            actor=actor,
+            action=action,
+            object_type="user",
+            object_repr=username,
+            after={"username": username},
+        )
