@@ -173,6 +173,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.text("LOG_LEVEL", "INFO")},
+    # axes announces itself at every start and logs each attempt: keep its warnings only.
+    "loggers": {"axes": {"level": "WARNING"}},
 }
 
 # Serve static files from the app directories without collectstatic (small, vendored assets).

@@ -284,3 +284,19 @@ def test_concurrent_writers__many_threads__chain_never_forks(team: Group, actor:
     assert [e.sequence for e in _events()] == list(range(1, 4 + 4 * 5 + 1))
     checked, problem = audit.verify_chain()
     assert (checked, problem) == (24, None)
+
+
+def test_expire_origins_command__expired_rule__removed(api: Api, actor: Actor) -> None:
+    services.add_origin(
+        actor=actor,
+        api=api,
+        value="https://pr-3.preview.example.com",
+        expires_at=timezone.now() + timedelta(seconds=1),
+    )
+    later = timezone.now() + timedelta(seconds=5)
+    out = io.StringIO()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(timezone, "now", lambda: later)
+        call_command("expire_origins", stdout=out)
+    assert out.getvalue().strip() == "expired 1 origin rule(s)"
+    assert _events()[-1].action == "origin.expired"
