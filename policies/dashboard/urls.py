@@ -1,0 +1,40 @@
+"""The dashboard's URLs, included at the site root."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from policies.dashboard import audit_views, views
+
+app_name = "dashboard"
+
+urlpatterns = [
+    path("", views.api_list, name="api-list"),
+    path("new/", views.api_create, name="api-create"),
+    path("apis/<slug:slug>/", views.api_detail, name="api-detail"),
+    path("apis/<slug:slug>/simulate/", views.api_simulate, name="api-simulate"),
+    path("apis/<slug:slug>/history/", views.api_history, name="api-history"),
+    path(
+        "apis/<slug:slug>/history/<int:version>/rollback/",
+        views.api_rollback,
+        name="api-rollback",
+    ),
+    path("apis/<slug:slug>/delete/", views.api_delete, name="api-delete"),
+    path("apis/<slug:slug>/origins/", views.origins_section, name="origins"),
+    path("apis/<slug:slug>/origins/add/", views.origin_add, name="origin-add"),
+    path("apis/<slug:slug>/origins/<int:rule_id>/", views.origin_row, name="origin-row"),
+    path("apis/<slug:slug>/origins/<int:rule_id>/edit/", views.origin_edit, name="origin-edit"),
+    path(
+        "apis/<slug:slug>/origins/<int:rule_id>/toggle/",
+        views.origin_toggle,
+        name="origin-toggle",
+    ),
+    path(
+        "apis/<slug:slug>/origins/<int:rule_id>/remove/",
+        views.origin_remove,
+        name="origin-remove",
+    ),
+    path("audit/", audit_views.audit_log, name="audit-log"),
+    path("audit/export.csv", audit_views.audit_export_csv, name="audit-export-csv"),
+    path("audit/export.jsonl", audit_views.audit_export_jsonl, name="audit-export-jsonl"),
+]
