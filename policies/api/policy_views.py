@@ -67,6 +67,7 @@ def _not_found(slug: str) -> HttpResponse:
 
 class PolicyDocumentView(_PolicyView):
     @extend_schema(
+        operation_id="policy_document",
         summary="The policy document of one API",
         responses={200: OpenApiResponse(description="schema-1 policy document"), 304: None},
     )
@@ -81,6 +82,7 @@ class PolicyDocumentView(_PolicyView):
 
 class PolicyListView(_PolicyView):
     @extend_schema(
+        operation_id="policy_documents",
         summary="Every policy document this token may read",
         responses={200: OpenApiResponse(description='{"policies": [{"etag", "document"}]}')},
     )

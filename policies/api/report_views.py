@@ -1,0 +1,37 @@
+"""POST /api/v1/reports: consumer telemetry (heartbeats and refused-origin counts)."""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from policies import services
+from policies.api.authentication import ServicePrincipal, ServiceTokenAuthentication
+from policies.api.policy_views import HasServiceToken, PerTokenThrottle
+
+
+class ReportView(APIView):
+    authentication_classes = [ServiceTokenAuthentication]
+    permission_classes = [HasServiceToken]
+    throttle_classes = [PerTokenThrottle]
+
+    @extend_schema(
+        summary="Consumer telemetry: heartbeats and counts of refused requests",
+        request=None,
+        responses={202: OpenApiResponse(description='{"stored": n, "ignored": m}')},
+    )
+    def post(self, request: Request) -> Response:
+        principal = request.auth
+        assert isinstance(principal, ServicePrincipal)
+        try:
+            stored, ignored = services.record_consumer_report(
+                token_id=principal.id,
+                token_name=principal.name,
+                apis=principal.apis,
+                payload=request.data,
+            )
+        except services.ValidationFailed as exc:
+            return Response({"errors": exc.errors}, status=400)
+        return Response({"stored": stored, "ignored": ignored}, status=202)
