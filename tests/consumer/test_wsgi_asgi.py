@@ -1,0 +1,230 @@
+"""The WSGI (Flask) and ASGI (FastAPI) middlewares: each case runs against both."""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import pytest
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
+from flask import Flask, abort, jsonify
+from werkzeug.test import Client as WerkzeugClient
+
+with warnings.catch_warnings():
+    warnings.filterwarnings("ignore", message="Using `httpx` with")  # prefers httpx2
+    from starlette.testclient import TestClient
+
+from policies.consumer import asgi, wsgi
+from policies.consumer.client import PolicyClient
+from tests.consumer.conftest import EVIL, ORIGIN, FakeCentral, document
+
+ACAO = "Access-Control-Allow-Origin"
+PREFLIGHT = {"Origin": ORIGIN, "Access-Control-Request-Method": "PUT"}
+
+
+def flask_app() -> Flask:
+    app = Flask(__name__)
+
+    @app.before_request
+    def require_auth() -> Any:
+        from flask import request
+
+        if request.path.startswith("/api/private") and "Authorization" not in request.headers:
+            abort(401)
+        return None
+
+    @app.route("/api/items", methods=["GET", "POST"])
+    def items() -> Any:
+        response = jsonify(items=[1])
+        response.headers["X-Request-Id"] = "r1"
+        response.headers["Vary"] = "Accept-Encoding"
+        return response
+
+    @app.route("/api/own-cors")
+    def own_cors() -> Any:
+        response = jsonify(ok=True)
+        response.headers["Access-Control-Allow-Origin"] = "*"
+        return response
+
+    @app.route("/api/private")
+    def private() -> Any:
+        return jsonify(secret=True)
+
+    @app.route("/api/boom")
+    def boom() -> Any:
+        raise RuntimeError("boom")
+
+    @app.route("/health")
+    def health() -> Any:
+        return jsonify(ok=True)
+
+    return app
+
+
+def fastapi_app() -> FastAPI:
+    app = FastAPI()
+
+    @app.middleware("http")
+    async def require_auth(request: Request, call_next: Any) -> Any:
+        if request.url.path.startswith("/api/private") and "authorization" not in request.headers:
+            return JSONResponse({"detail": "unauthorised"}, status_code=401)
+        return await call_next(request)
+
+    @app.api_route("/api/items", methods=["GET", "POST"])
+    def items() -> Any:
+        return JSONResponse(
+            {"items": [1]}, headers={"X-Request-Id": "r1", "Vary": "Accept-Encoding"}
+        )
+
+    @app.get("/api/own-cors")
+    def own_cors() -> Any:
+        return JSONResponse({"ok": True}, headers={"Access-Control-Allow-Origin": "*"})
+
+    @app.get("/api/private")
+    def private() -> Any:
+        raise HTTPException(403)
+
+    @app.get("/api/boom")
+    def boom() -> Any:
+        raise RuntimeError("boom")
+
+    @app.get("/health")
+    def health() -> Any:
+        return {"ok": True}
+
+    return app
+
+
+class Harness:
+    """One interface over werkzeug's and starlette's test clients."""
+
+    def __init__(self, kind: str, client: PolicyClient) -> None:
+        self.kind = kind
+        self.policy_client = client
+        if kind == "wsgi":
+            app = flask_app()
+            app.wsgi_app = wsgi.CorsMiddleware(app.wsgi_app, client=client)  # type: ignore[method-assign]
+            self.werkzeug = WerkzeugClient(app)
+        else:
+            fast = fastapi_app()
+            fast.add_middleware(asgi.CorsMiddleware, client=client)
+            self.starlette = TestClient(fast, raise_server_exceptions=False)
+
+    def request(self, method: str, path: str, headers: dict[str, str]) -> tuple[int, Any]:
+        if self.kind == "wsgi":
+            response = self.werkzeug.open(path, method=method, headers=headers)
+            return response.status_code, response.headers
+        answer = self.starlette.request(method, path, headers=headers)
+        return answer.status_code, answer.headers
+
+
+@pytest.fixture(params=["wsgi", "asgi"])
+def harness(request: pytest.FixtureRequest, central: FakeCentral, make_client: Any) -> Harness:
+    return Harness(request.param, make_client(central.url))
+
+
+def values(headers: Any, name: str) -> list[str]:
+    return list(headers.getlist(name) if hasattr(headers, "getlist") else headers.get_list(name))
+
+
+def test_preflight__answered_before_the_app_even_where_auth_is_required(harness: Harness) -> None:
+    status, headers = harness.request("OPTIONS", "/api/private", PREFLIGHT)
+    assert status == 200
+    assert headers[ACAO] == ORIGIN
+    assert "PUT" in headers["Access-Control-Allow-Methods"]
+    assert headers["Access-Control-Allow-Credentials"] == "true"
+    assert headers["Access-Control-Max-Age"] == "600"
+    assert "Origin" in headers["Vary"]
+
+
+def test_preflight__refused_origin__403_without_cors_headers(harness: Harness) -> None:
+    status, headers = harness.request("OPTIONS", "/api/items", {**PREFLIGHT, "Origin": EVIL})
+    assert status == 403
+    assert ACAO not in headers
+
+
+def test_options_without_request_method__goes_to_the_app(harness: Harness) -> None:
+    status, headers = harness.request("OPTIONS", "/api/items", {"Origin": ORIGIN})
+    assert status in (200, 405)  # the framework's own answer (Flask 200, FastAPI 405)
+    assert values(headers, ACAO) == [ORIGIN]
+
+
+def test_actual__allowed__acao_exposed_headers_vary_merged(harness: Harness) -> None:
+    status, headers = harness.request("GET", "/api/items", {"Origin": ORIGIN})
+    assert status == 200
+    assert values(headers, ACAO) == [ORIGIN]
+    assert headers["Access-Control-Expose-Headers"] == "x-request-id"
+    assert values(headers, "Vary") == ["Accept-Encoding, Origin"]
+
+
+def test_actual__refused__no_cors_headers_but_vary(harness: Harness) -> None:
+    status, headers = harness.request("GET", "/api/items", {"Origin": EVIL})
+    assert status == 200
+    assert ACAO not in headers
+    assert values(headers, "Vary") == ["Accept-Encoding, Origin"]
+
+
+@pytest.mark.parametrize("path", ["/api/private", "/api/boom", "/api/missing"])
+def test_error_responses__carry_cors_headers(harness: Harness, path: str) -> None:
+    status, headers = harness.request("GET", path, {"Origin": ORIGIN})
+    assert status in (401, 403, 404, 500)
+    assert values(headers, ACAO) == [ORIGIN]
+
+
+def test_app_set_acao__replaced_never_duplicated(harness: Harness) -> None:
+    _, headers = harness.request("GET", "/api/own-cors", {"Origin": ORIGIN})
+    assert values(headers, ACAO) == [ORIGIN]
+    _, refused = harness.request("GET", "/api/own-cors", {"Origin": EVIL})
+    assert ACAO not in refused
+
+
+def test_uncovered_path__untouched(harness: Harness) -> None:
+    status, headers = harness.request("GET", "/health", {"Origin": ORIGIN})
+    assert status == 200
+    assert ACAO not in headers
+    assert "Vary" not in headers
+
+
+def test_report_only__response_untouched_refusals_counted(
+    central: FakeCentral, make_client: Any
+) -> None:
+    central.publish(document(mode="report-only"))
+    for kind in ("wsgi", "asgi"):
+        client = make_client(central.url)
+        harness = Harness(kind, client)
+        status, headers = harness.request("OPTIONS", "/api/private", {**PREFLIGHT, "Origin": EVIL})
+        assert status != 403  # the app's own answer
+        _, headers = harness.request("GET", "/api/own-cors", {"Origin": EVIL})
+        assert values(headers, ACAO) == ["*"]  # what the app set, as before
+        refused = client.report_payload()["refused"]
+        assert {(r["origin"], r["reason"]) for r in refused} == {(EVIL, "origin-not-allowed")}
+        assert sum(r["count"] for r in refused) == 2
+
+
+def test_mode_off__untouched(central: FakeCentral, make_client: Any) -> None:
+    central.publish(document(mode="off"))
+    harness = Harness("asgi", make_client(central.url))
+    _, headers = harness.request("GET", "/api/items", {"Origin": ORIGIN})
+    assert ACAO not in headers
+
+
+def test_raw_wsgi_app_raising__500_with_cors_headers(
+    central: FakeCentral, make_client: Any
+) -> None:
+    def app(environ: Any, start_response: Any) -> Any:
+        raise RuntimeError("boom")
+
+    client = WerkzeugClient(wsgi.CorsMiddleware(app, client=make_client(central.url)))
+    response = client.get("/api/x", headers={"Origin": ORIGIN})
+    assert response.status_code == 500
+    assert response.headers[ACAO] == ORIGIN
+
+
+def test_keyword_configuration__builds_the_client(central: FakeCentral) -> None:
+    middleware = wsgi.CorsMiddleware(
+        flask_app().wsgi_app, url=central.url, token="cors_test-token", apis="billing", interval=5
+    )
+    assert middleware.client.apis == ("billing",)
+    assert middleware.client.interval == 5
+    middleware.client.close()

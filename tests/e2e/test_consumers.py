@@ -1,0 +1,192 @@
+"""End to end: the real central server, real Redis and the Python example consumers.
+
+flask and django share central's Redis (change notifications); fastapi polls every second.
+Policy changes go through the management REST API, as a person's script would make them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+import redis
+
+from tests.e2e.conftest import INTERVAL, SLUG, Central, Consumer, RedisServer, wait_until
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+NEW = "https://partner.example.com"
+PUBSUB = ("flask", "django")
+
+
+def _latencies(
+    consumers: dict[str, Consumer],
+    expected: str | None,
+    timeout: float = 6.0,
+    since: float | None = None,
+) -> dict[str, float]:
+    """Seconds (from ``since``, default now) until each consumer answers ``NEW`` with
+    ``expected`` (each polled every 10 ms, in parallel)."""
+    results: dict[str, float] = {}
+    started = time.monotonic() if since is None else since
+
+    def watch(name: str, consumer: Consumer) -> None:
+        try:
+            wait_until(lambda: consumer.acao(NEW) == expected, timeout, step=0.01)
+            results[name] = time.monotonic() - started
+        except AssertionError:
+            results[name] = float("inf")
+
+    threads = [threading.Thread(target=watch, args=item) for item in consumers.items()]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def _assert_correct(consumers: dict[str, Consumer], allowed: str, refused: str) -> None:
+    for name, consumer in consumers.items():
+        assert consumer.acao(allowed) == allowed, name
+        assert consumer.acao(refused) is None, name
+        assert consumer.acao(allowed, "/health") is None, name  # not a covered path
+
+
+def test_start__every_consumer_enforces_the_policy(
+    consumers: dict[str, Consumer], allowed_origin: str, refused_origin: str
+) -> None:
+    _assert_correct(consumers, allowed_origin, refused_origin)
+    for name, consumer in consumers.items():
+        health = consumer.health()
+        assert health["ok"] is True, name
+        assert health["apis"][SLUG]["version"] == 1, name
+
+
+def test_telemetry__heartbeats_and_refused_origins_reach_central(
+    central: Central, consumers: dict[str, Consumer], refused_origin: str
+) -> None:
+    assert consumers["flask"].acao(refused_origin) is None
+    assert consumers["flask"].acao(refused_origin) is None
+
+    def stored() -> bool:
+        telemetry = central.telemetry()
+        refused = {(r["origin"], r["reason"]): r["count"] for r in telemetry["refused"]}
+        return (
+            len(telemetry["consumers"]) >= 3
+            and refused.get((refused_origin, "origin-not-allowed"), 0) >= 2
+        )
+
+    wait_until(stored, 10, step=0.5)
+
+
+def test_change__pubsub_under_a_second__polling_within_an_interval(
+    central: Central, consumers: dict[str, Consumer]
+) -> None:
+    # From the moment the change is sent to the management API until a consumer applies it.
+    started = time.monotonic()
+    rule = central.add_origin(NEW)
+    saved = time.monotonic() - started
+    added = _latencies(consumers, NEW, since=started)
+    started = time.monotonic()
+    central.remove_origin(rule)
+    removed = _latencies(consumers, None, since=started)
+    shown = {name: f"+{added[name]:.3f}/-{removed[name]:.3f}" for name in consumers}
+    print(f"\nchange-to-apply latency in s (add/remove; the REST call took {saved:.3f}): {shown}")
+    for name in PUBSUB:
+        assert added[name] < 1.0, (name, added)
+        assert removed[name] < 1.0, (name, removed)
+    # Polling: within one interval (+10 % jitter) plus the request itself.
+    assert added["fastapi"] < INTERVAL * 1.1 + 0.5, added
+    assert removed["fastapi"] < INTERVAL * 1.1 + 0.5, removed
+
+
+def test_central_down__last_good_kept__restart_catches_up(
+    central: Central, consumers: dict[str, Consumer], allowed_origin: str, refused_origin: str
+) -> None:
+    central.stop()
+    try:
+        _assert_correct(consumers, allowed_origin, refused_origin)
+        wait_until(lambda: consumers["fastapi"].health()["apis"][SLUG]["last_error"], 5)
+        _assert_correct(consumers, allowed_origin, refused_origin)
+    finally:
+        central.start()
+    rule = central.add_origin(NEW)
+    try:
+        # The polling consumer is backing off (at most twice the interval).
+        latencies = _latencies(consumers, NEW, timeout=8)
+        assert max(latencies.values()) < 2 * INTERVAL + 1.5, latencies
+    finally:
+        central.remove_origin(rule)
+    _latencies(consumers, None)
+    wait_until(lambda: consumers["fastapi"].health()["apis"][SLUG]["last_error"] is None, 5)
+
+
+def test_redis_down__consumers_stay_correct(
+    central: Central,
+    consumers: dict[str, Consumer],
+    redis_server: RedisServer,
+    allowed_origin: str,
+    refused_origin: str,
+) -> None:
+    redis_server.stop()
+    try:
+        time.sleep(INTERVAL * 1.5)  # a refresh round or two without Redis
+        _assert_correct(consumers, allowed_origin, refused_origin)
+    finally:
+        redis_server.start()
+    # Redis back: notifications resume (the listener resubscribes) and changes apply.
+    rule = central.add_origin(NEW)
+    latencies = _latencies(consumers, NEW, timeout=8)
+    assert max(latencies.values()) < 2 * INTERVAL + 1.5, latencies
+    central.remove_origin(rule)
+    _latencies(consumers, None)
+
+
+def test_redis_down__central_still_serves_and_consumers_poll_it(
+    central: Central, consumers: dict[str, Consumer], redis_server: RedisServer
+) -> None:
+    redis_server.stop()
+    try:
+        rule = central.add_origin(NEW)
+        latencies = _latencies(consumers, NEW, timeout=8)
+        central.remove_origin(rule)
+        assert max(latencies.values()) < 2 * INTERVAL + 1.5, latencies
+    finally:
+        redis_server.start()
+        _latencies(consumers, None, timeout=8)
+
+
+def test_malformed_document__refused_last_good_kept(
+    central: Central,
+    consumers: dict[str, Consumer],
+    redis_server: RedisServer,
+    allowed_origin: str,
+    refused_origin: str,
+) -> None:
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        for bad in (
+            b'{"schema": 1, "api": "shop", "version": 99, "origins"',
+            json.dumps({"schema": 2, "api": SLUG, "version": 99}).encode(),
+        ):
+            etag = f'"bad-{len(bad)}"'
+            # Central's own cache now holds garbage: its endpoint serves it, and it is announced.
+            client.hset(f"corsadmin:doc:{SLUG}", mapping={"body": bad, "etag": etag, "version": 99})
+            client.publish("corsadmin:policies", json.dumps({"api": SLUG, "etag": etag}))
+            for name, consumer in consumers.items():
+                wait_until(
+                    lambda c=consumer: "refused" in (c.health()["apis"][SLUG]["last_error"] or ""),
+                    5,
+                )
+                assert consumer.health()["apis"][SLUG]["version"] >= 1, name
+            _assert_correct(consumers, allowed_origin, refused_origin)
+    finally:
+        client.delete(f"corsadmin:doc:{SLUG}")
+        client.close()
+    # The next real change is accepted again.
+    rule = central.add_origin(NEW)
+    assert max(_latencies(consumers, NEW).values()) < INTERVAL * 2 + 1
+    central.remove_origin(rule)
+    _latencies(consumers, None)
