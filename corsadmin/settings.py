@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_htmx",
     "axes",
     "policies",
@@ -89,9 +90,11 @@ REDIS_URL = env.text("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "corsadmin.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "corsadmin",
+            # Fail fast: a request must not hang on a Redis that is gone.
+            "OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         }
     }
 else:
@@ -140,6 +143,7 @@ AXES_FAILURE_LIMIT = env.integer("AXES_FAILURE_LIMIT", 5)
 AXES_COOLOFF_TIME = env.integer("AXES_COOLOFF_MINUTES", 15) / 60
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -155,6 +159,16 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Central management of CORS policy for many HTTP APIs.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Request bodies as their own components (no read-only fields), closed to unknown keys.
+    "COMPONENT_SPLIT_REQUEST": True,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "policies.api.schema.postprocess",
+    ],
+    # The docs pages' assets are vendored (drf-spectacular-sidecar): no CDN at run time.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
 
 # Celery: eager (in-process) unless a broker is configured.
@@ -165,6 +179,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = "UTC"
 
 # The product's own knobs.
+# Prefix of every Redis key and of the change channel; consumers use the same value.
+CORSADMIN_REDIS_PREFIX = env.text("CORSADMIN_REDIS_PREFIX", "corsadmin")
 CORSADMIN_CONSUMER_POLL_SECONDS = env.integer("CORSADMIN_CONSUMER_POLL_SECONDS", 30)
 
 LOGGING = {

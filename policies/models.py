@@ -64,6 +64,9 @@ class Api(models.Model):
     allow_null = models.BooleanField(default=False)
     allow_all = models.BooleanField(default=False)
     version = models.PositiveBigIntegerField(default=1)
+    # The worst lint severity of the current version ("ok", "warning", "error"), set by the
+    # services on every write so the list page can filter thousands of APIs by it.
+    lint_status = models.CharField(max_length=8, default="ok", db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     created_by = models.ForeignKey(
@@ -216,6 +219,8 @@ class AuditEvent(models.Model):
         ordering: ClassVar[list[str]] = ["-sequence"]
         indexes: ClassVar[list[models.Index]] = [
             models.Index(fields=["api_slug", "-timestamp"], name="audit_api_time"),
+            # What a team member may see is filtered by api_id (slugs can be reused).
+            models.Index(fields=["api_id", "-timestamp"], name="audit_apiid_time"),
             models.Index(fields=["actor_name", "-timestamp"], name="audit_actor_time"),
             models.Index(fields=["action", "-timestamp"], name="audit_action_time"),
         ]
@@ -306,3 +311,68 @@ class AccessToken(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.prefix}…)"
+
+
+# --- consumer telemetry (POST /api/v1/reports) ------------------------------------------------
+
+
+class ConsumerInstance(models.Model):
+    """The last heartbeat of one consumer process for one API: what it enforces, how fresh.
+
+    One row per (instance, API), overwritten by each report; ``last_seen`` tells which
+    instances are alive.
+    """
+
+    instance = models.CharField(max_length=200)
+    api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="consumers")
+    service = models.CharField(max_length=100)
+    token = models.ForeignKey(
+        ServiceToken, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    version = models.PositiveBigIntegerField(null=True, blank=True)
+    etag = models.CharField(max_length=100, blank=True)
+    mode = models.CharField(max_length=16, blank=True)
+    age_seconds = models.FloatField(null=True, blank=True)
+    stale = models.BooleanField(default=False)
+    source = models.CharField(max_length=16, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    first_seen = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-last_seen"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["instance", "api"], name="unique_consumer_per_api"),
+        ]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["api", "-last_seen"], name="consumer_api_seen"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service} {self.instance} ({self.api_id} v{self.version})"
+
+
+class RefusedOrigin(models.Model):
+    """Cross-origin requests consumers refused, counted per API, origin, reason and hour."""
+
+    api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="refused_origins")
+    origin = models.CharField(max_length=300)
+    reason = models.CharField(max_length=40)
+    hour = models.DateTimeField()
+    count = models.PositiveBigIntegerField(default=0)
+    sample = models.CharField(max_length=300, blank=True)
+    last_seen = models.DateTimeField()
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-hour", "-count"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["api", "origin", "reason", "hour"], name="unique_refusal_per_hour"
+            ),
+        ]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["api", "-hour"], name="refused_api_hour"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.api_id} {self.origin} {self.reason} x{self.count}"

@@ -131,6 +131,15 @@ def _clean_rule(kind: str, value: str) -> str:
         raise ValidationFailed({"value": [exc.message]}) from None
 
 
+def lint_status_of(findings: Iterable[Finding]) -> str:
+    status = "ok"
+    for finding in findings:
+        if finding.severity == Severity.ERROR:
+            return "error"
+        status = "warning"
+    return status
+
+
 def check_state(state: dict[str, Any], *, version: int) -> list[Finding]:
     """Lint a state as it would be published; errors raise, warnings are returned."""
     document = document_from_state(state, version=version, updated_at=timezone.now())
@@ -171,6 +180,13 @@ def _new_version(
     """Bump the version, snapshot it and record the event: the tail of every policy write."""
     if not first:
         api.version += 1
+    state = api_state(api)
+    api.lint_status = lint_status_of(
+        lint_document(
+            document_from_state(state, version=api.version, updated_at=timezone.now()),
+            environment=api.environment,
+        )
+    )
     if actor.type == ActorType.USER:
         api.updated_by_id = actor.id
         api.updated_by_label = ""
@@ -181,7 +197,7 @@ def _new_version(
     PolicyVersion.objects.create(
         api=api,
         version=api.version,
-        state=api_state(api),
+        state=state,
         actor_name=actor.name[:150],
         comment=comment,
     )
@@ -750,3 +766,153 @@ def record_auth_event(*, action: AuditAction, username: str, request: HttpReques
             object_repr=username,
             after={"username": username},
         )
+
+
+# --- consumer telemetry ----------------------------------------------------------------------
+
+MAX_REPORT_HEARTBEATS = 50
+MAX_REPORT_REFUSALS = 500
+
+
+def _text(value: Any, limit: int) -> str:
+    return "" if value is None else str(value)[:limit]
+
+
+def record_consumer_report(
+    *,
+    token_id: int | None,
+    token_name: str,
+    apis: frozenset[str],
+    payload: Any,
+    now: datetime | None = None,
+) -> tuple[int, int]:
+    """Store one consumer report (heartbeats + refused counts); returns (stored, ignored).
+
+    Entries for APIs outside ``apis`` (the token's scope) are ignored, as are malformed
+    ones. Telemetry is not audited: it changes no policy.
+    """
+    from policies.models import ConsumerInstance, RefusedOrigin
+
+    if not isinstance(payload, Mapping):
+        raise ValidationFailed({"report": ["a report is a JSON object"]})
+    instance = _text(payload.get("instance"), 200).strip()
+    if not instance:
+        raise ValidationFailed({"instance": ["an instance id is required"]})
+    heartbeats = payload.get("heartbeat") or []
+    refusals = payload.get("refused") or []
+    if not isinstance(heartbeats, list) or not isinstance(refusals, list):
+        raise ValidationFailed({"report": ["heartbeat and refused are lists"]})
+    if len(heartbeats) > MAX_REPORT_HEARTBEATS or len(refusals) > MAX_REPORT_REFUSALS:
+        raise ValidationFailed({"report": ["too many entries in one report"]})
+    now = now or timezone.now()
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    service = _text(payload.get("service"), 100).strip() or token_name[:100]
+    by_slug = {api.slug: api for api in Api.objects.filter(slug__in=apis)}
+    ignored = 0
+
+    instances: list[ConsumerInstance] = []
+    for beat in heartbeats:
+        api = by_slug.get(str(beat.get("api"))) if isinstance(beat, Mapping) else None
+        if api is None or not isinstance(beat, Mapping):
+            ignored += 1
+            continue
+        version, age = beat.get("version"), beat.get("age")
+        instances.append(
+            ConsumerInstance(
+                instance=instance,
+                api=api,
+                service=service,
+                token_id=token_id,
+                version=version if isinstance(version, int) and version >= 0 else None,
+                etag=_text(beat.get("etag"), 100),
+                mode=_text(beat.get("mode"), 16),
+                age_seconds=float(age) if isinstance(age, int | float) else None,
+                stale=bool(beat.get("stale")),
+                source=_text(beat.get("source"), 16),
+                last_error=_text(beat.get("last_error"), 500),
+                last_seen=now,
+            )
+        )
+
+    counts: dict[tuple[int, str, str], tuple[int, str]] = {}
+    for item in refusals:
+        api = by_slug.get(str(item.get("api"))) if isinstance(item, Mapping) else None
+        count = item.get("count") if isinstance(item, Mapping) else None
+        if api is None or not isinstance(count, int) or count <= 0:
+            ignored += 1
+            continue
+        assert isinstance(item, Mapping)
+        key = (api.pk, _text(item.get("origin"), 300), _text(item.get("reason"), 40))
+        previous = counts.get(key, (0, ""))
+        counts[key] = (previous[0] + count, _text(item.get("sample"), 300) or previous[1])
+
+    for attempt in range(2):
+        try:
+            with transaction.atomic():
+                if instances:
+                    ConsumerInstance.objects.bulk_create(
+                        instances,
+                        update_conflicts=True,
+                        unique_fields=["instance", "api"],
+                        update_fields=[
+                            "service",
+                            "token",
+                            "version",
+                            "etag",
+                            "mode",
+                            "age_seconds",
+                            "stale",
+                            "source",
+                            "last_error",
+                            "last_seen",
+                        ],
+                    )
+                if counts:
+                    _add_refusals(RefusedOrigin, counts, hour=hour, now=now)
+            break
+        except IntegrityError:
+            if attempt:
+                raise
+    return len(instances) + len(counts), ignored
+
+
+def _add_refusals(
+    model: Any,
+    counts: Mapping[tuple[int, str, str], tuple[int, str]],
+    *,
+    hour: datetime,
+    now: datetime,
+) -> None:
+    """Add to this hour's counters (rows locked, so concurrent reports never lose counts)."""
+    existing = {
+        (row.api_id, row.origin, row.reason): row
+        for row in model.objects.select_for_update().filter(
+            hour=hour,
+            api_id__in={key[0] for key in counts},
+            origin__in={key[1] for key in counts},
+        )
+    }
+    changed, new = [], []
+    for (api_id, origin, reason), (count, sample) in counts.items():
+        row = existing.get((api_id, origin, reason))
+        if row is None:
+            new.append(
+                model(
+                    api_id=api_id,
+                    origin=origin,
+                    reason=reason,
+                    hour=hour,
+                    count=count,
+                    sample=sample,
+                    last_seen=now,
+                )
+            )
+        else:
+            row.count += count
+            row.last_seen = now
+            row.sample = sample or row.sample
+            changed.append(row)
+    if changed:
+        model.objects.bulk_update(changed, ["count", "last_seen", "sample"])
+    if new:
+        model.objects.bulk_create(new)

@@ -15,12 +15,19 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-CHANNEL = "corsadmin:policies"
-_DOC = "corsadmin:doc:"
-_TOKEN = "corsadmin:token:"
 TOKEN_TTL_SECONDS = 60
 
 _clients: dict[str, redis.Redis] = {}
+
+
+def _name(*parts: str) -> str:
+    # One prefix for every key and the channel, so installations can share a Redis server
+    # (consumers are configured with the same CORSADMIN_REDIS_PREFIX).
+    return ":".join((settings.CORSADMIN_REDIS_PREFIX, *parts))
+
+
+def channel() -> str:
+    return _name("policies")
 
 
 def client() -> redis.Redis | None:
@@ -43,7 +50,7 @@ def get_document(slug: str) -> tuple[bytes, str] | None:
     if redis_client is None:
         return None
     try:
-        body, etag = redis_client.hmget(_DOC + slug, ["body", "etag"])
+        body, etag = redis_client.hmget(_name("doc", slug), ["body", "etag"])
     except redis.RedisError as exc:
         _warn("read document", exc)
         return None
@@ -57,7 +64,9 @@ def put_document(slug: str, *, body: bytes, etag: str, version: int) -> bool:
     if redis_client is None:
         return False
     try:
-        redis_client.hset(_DOC + slug, mapping={"body": body, "etag": etag, "version": version})
+        redis_client.hset(
+            _name("doc", slug), mapping={"body": body, "etag": etag, "version": version}
+        )
     except redis.RedisError as exc:
         _warn("store document", exc)
         return False
@@ -69,7 +78,7 @@ def drop_document(slug: str) -> None:
     if redis_client is None:
         return
     try:
-        redis_client.delete(_DOC + slug)
+        redis_client.delete(_name("doc", slug))
     except redis.RedisError as exc:
         _warn("drop document", exc)
 
@@ -79,7 +88,7 @@ def publish(message: dict[str, Any]) -> bool:
     if redis_client is None:
         return False
     try:
-        redis_client.publish(CHANNEL, json.dumps(message, sort_keys=True))
+        redis_client.publish(channel(), json.dumps(message, sort_keys=True))
     except redis.RedisError as exc:
         _warn("publish", exc)
         return False
@@ -91,7 +100,7 @@ def get_token(digest: str) -> dict[str, Any] | None:
     if redis_client is None:
         return None
     try:
-        raw = redis_client.get(_TOKEN + digest)
+        raw = redis_client.get(_name("token", digest))
     except redis.RedisError as exc:
         _warn("read token", exc)
         return None
@@ -103,7 +112,7 @@ def put_token(digest: str, entry: dict[str, Any]) -> None:
     if redis_client is None:
         return
     try:
-        redis_client.set(_TOKEN + digest, json.dumps(entry), ex=TOKEN_TTL_SECONDS)
+        redis_client.set(_name("token", digest), json.dumps(entry), ex=TOKEN_TTL_SECONDS)
     except redis.RedisError as exc:
         _warn("store token", exc)
 
@@ -113,7 +122,7 @@ def drop_token(digest: str) -> None:
     if redis_client is None:
         return
     try:
-        redis_client.delete(_TOKEN + digest)
+        redis_client.delete(_name("token", digest))
     except redis.RedisError as exc:
         _warn("drop token", exc)
 
@@ -123,6 +132,6 @@ def drop_tokens_for_api(digests: list[str]) -> None:
     if redis_client is None or not digests:
         return
     try:
-        redis_client.delete(*[_TOKEN + digest for digest in digests])
+        redis_client.delete(*[_name("token", digest) for digest in digests])
     except redis.RedisError as exc:
         _warn("drop tokens", exc)

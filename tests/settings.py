@@ -18,6 +18,9 @@ if REDIS_URL:
     REDIS_URL = f"{REDIS_URL.rsplit('/', 1)[0]}/{1 + _number % 15}"
     CACHES["default"]["LOCATION"] = REDIS_URL
 
+# Pub/sub channels are server-wide (not per database): each worker publishes on its own.
+CORSADMIN_REDIS_PREFIX = f"corsadmin-test-{os.environ.get('PYTEST_XDIST_WORKER', 'gw0')}"
+
 # Tasks run in-process unless a test starts a real worker for asynchronous behaviour.
 CELERY_TASK_ALWAYS_EAGER = True
 

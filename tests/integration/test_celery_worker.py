@@ -18,17 +18,27 @@ from policies.models import Api, AuditEvent, OriginRule
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+def _forget_connections() -> None:
+    app._pool = None
+    app.amqp._producer_pool = None
+
+
 @pytest.fixture
 def worker(redis_url: str) -> Iterator[None]:
-    previous = {
-        key: app.conf[key] for key in ("task_always_eager", "broker_url", "result_backend")
-    }
+    previous = {key: app.conf[key] for key in ("task_always_eager", "broker_url", "result_backend")}
+    previous_backend = app.backend
     app.conf.update(task_always_eager=False, broker_url=redis_url, result_backend=redis_url)
+    # The app caches its result backend and its producer connections on first use (eager
+    # tasks in this process may have made them): rebuild them from the new settings.
+    _forget_connections()
+    app._backend = app._get_backend()
     try:
         with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
             yield
     finally:
         app.conf.update(previous)
+        _forget_connections()
+        app._backend = previous_backend
 
 
 def test_expire_origins__queued_to_worker__rule_removed_and_audited(

@@ -207,7 +207,7 @@ def test_write__committed__message_published_to_subscribers(
 ) -> None:
     # Given a real subscriber on the channel
     pubsub = use_redis.pubsub()
-    pubsub.subscribe(store.CHANNEL)
+    pubsub.subscribe(store.channel())
     assert pubsub.get_message(timeout=2)["type"] == "subscribe"  # type: ignore[index]
     # When a change commits
     with django_capture_on_commit_callbacks(execute=True):
@@ -251,7 +251,7 @@ def test_subscriber_thread__receives_while_serving(use_redis: redis.Redis) -> No
     # A publish with no listener must not fail; with one, it arrives.
     received: list[bytes] = []
     pubsub = use_redis.pubsub()
-    pubsub.subscribe(store.CHANNEL)
+    pubsub.subscribe(store.channel())
     pubsub.get_message(timeout=2)
     done = threading.Event()
 
@@ -268,3 +268,34 @@ def test_subscriber_thread__receives_while_serving(use_redis: redis.Redis) -> No
     thread.join()
     pubsub.close()
     assert json.loads(received[0]) == {"api": "x", "etag": '"e"', "version": 1}
+
+
+def test_get_policy__redis_cache_down_too__still_served(
+    client: Client, settings, secret: str
+) -> None:
+    # Given central's Django cache (throttles, last-use stamps) is a Redis that is gone
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "corsadmin.cache.ResilientRedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",
+            "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
+        }
+    }
+    # When a consumer polls, Then it still gets its document (cache errors are misses)
+    response = _get(client, "/api/v1/policies/billing", secret)
+    assert response.status_code == 200
+    assert json.loads(response.content)["api"] == "billing"
+
+
+def test_resilient_cache__redis_gone__misses_not_errors() -> None:
+    from corsadmin.cache import ResilientRedisCache
+
+    cache = ResilientRedisCache(
+        "redis://127.0.0.1:1/0", {"OPTIONS": {"socket_connect_timeout": 0.2}}
+    )
+    assert cache.get("k", default="fallback") == "fallback"
+    assert cache.get("k") is None
+    assert cache.add("k", 1) is False
+    assert cache.get_many(["a", "b"]) == {}
+    cache.set("k", 1)  # no exception

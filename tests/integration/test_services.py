@@ -178,3 +178,16 @@ def test_delete_api__member__removed_and_audited(api: Api, actor: Actor) -> None
     event = AuditEvent.objects.order_by("-sequence").first()
     assert event is not None
     assert (event.action, event.api_slug, event.comment) == ("api.deleted", "billing", "retired")
+
+
+def test_write__lint_findings__worst_severity_stored_on_api(api: Api, actor: Actor) -> None:
+    # Given a clean API
+    assert api.lint_status == "ok"
+    # When a change introduces a warning (the null origin), then removes it again
+    services.update_api(actor=actor, api=api, allow_null=True)
+    api.refresh_from_db()
+    assert api.lint_status == "warning"
+    services.update_api(actor=actor, api=api, allow_null=False)
+    api.refresh_from_db()
+    # Then the stored status follows every version
+    assert api.lint_status == "ok"
