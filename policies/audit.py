@@ -101,9 +101,17 @@ def record(
     head, _ = AuditChainHead.objects.select_for_update().get_or_create(
         id=1, defaults={"sequence": 0, "digest": GENESIS}
     )
+    # Timestamps never go backwards along the chain (a clock stepped back by NTP would
+    # otherwise break the "date range = sequence range" that the audit filters rely on).
+    now = timezone.now()
+    previous = (
+        AuditEvent.objects.filter(sequence=head.sequence)
+        .values_list("timestamp", flat=True)
+        .first()
+    )
     event = AuditEvent(
         sequence=head.sequence + 1,
-        timestamp=timezone.now(),
+        timestamp=max(now, previous) if previous else now,
         actor_type=actor.type,
         actor_id=actor.id,
         actor_name=actor.name[:150],

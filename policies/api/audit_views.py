@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -16,7 +15,7 @@ from rest_framework import exceptions
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from policies import permissions
+from policies import audit_selectors
 from policies.api.base import ManagementView, query_text
 from policies.api.pagination import AuditCursor
 from policies.api.schema import errors
@@ -55,18 +54,6 @@ class AuditListView(ManagementView):
     queryset = AuditEvent.objects.none()
     pagination_class = AuditCursor
 
-    def events(self) -> QuerySet[AuditEvent]:
-        events = AuditEvent.objects.all()
-        user = self.user
-        if user.is_superuser:
-            return events
-        visible = permissions.visible_apis(user).values("pk")
-        team_names = list(user.groups.values_list("name", flat=True))
-        deleted_of_teams = AuditEvent.objects.filter(
-            action=AuditAction.API_DELETED, before__team__in=team_names
-        ).values("api_id")
-        return events.filter(Q(api_id__in=visible) | Q(api_id__in=deleted_of_teams))
-
     @extend_schema(
         operation_id="audit_list",
         summary="The audit log, newest first",
@@ -91,31 +78,25 @@ class AuditListView(ManagementView):
         responses={200: AuditEventSerializer(many=True), **errors(400, 401)},
     )
     def get(self, request: Request) -> Response:
-        events = self.events()
-        api = query_text(request, "api")
-        if api is not None:
-            events = events.filter(api_slug=api)
-        actor = query_text(request, "actor")
-        if actor is not None:
-            events = events.filter(
-                Q(actor_name=actor) | Q(actor_name__startswith=f"{actor} (token ")
-            )
         action = query_text(request, "action")
-        if action is not None:
-            if action not in AuditAction.values:
-                raise exceptions.ValidationError(
-                    {"action": [f"{action!r} is not one of: {', '.join(AuditAction.values)}"]}
-                )
-            events = events.filter(action=action)
+        if action is not None and action not in AuditAction.values:
+            raise exceptions.ValidationError(
+                {"action": [f"{action!r} is not one of: {', '.join(AuditAction.values)}"]}
+            )
         since = _bound(request, "since")
-        if since is not None:
-            events = events.filter(timestamp__gte=since[0])
         until = _bound(request, "until")
+        before = None
         if until is not None:
             moment, is_date = until
-            if is_date:  # the whole day
-                events = events.filter(timestamp__lt=moment + timedelta(days=1))
-            else:
-                events = events.filter(timestamp__lte=moment)
+            # A date includes the whole day; a date-time is inclusive.
+            before = moment + (timedelta(days=1) if is_date else timedelta(microseconds=1))
+        events = audit_selectors.filter_events(
+            audit_selectors.events_visible_to(self.user),
+            api=query_text(request, "api"),
+            actor=query_text(request, "actor"),
+            action=action,
+            since=since[0] if since else None,
+            before=before,
+        )
         page = self.paginate_queryset(events)
         return self.get_paginated_response(AuditEventSerializer(page, many=True).data)

@@ -17,7 +17,7 @@ from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
-from policies import permissions
+from policies import audit_selectors, permissions
 from policies.dashboard import display, queries
 from policies.dashboard.auth import login_required
 from policies.dashboard.forms import AuditFilterForm
@@ -54,7 +54,7 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 def _filtered(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[AuditEvent]]:
     form = AuditFilterForm(request.GET or None)
-    events = queries.visible_events(request.user)
+    events = audit_selectors.events_visible_to(request.user)
     if form.is_bound:
         if form.is_valid():
             events = queries.filter_events(events, form.cleaned_data)

@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import Count, Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from policies import cors, permissions
+from policies import audit_selectors, cors, permissions
 from policies.models import Api, AuditEvent, OriginRule, RuleKind
 from policies.origins import OriginError, canonical_origin
 from policies.permissions import UserLike
@@ -105,40 +105,22 @@ def search_apis(apis: QuerySet[Api], query: str) -> tuple[QuerySet[Api], str | N
 # --- audit log -----------------------------------------------------------------------------
 
 
-def visible_events(user: UserLike) -> QuerySet[AuditEvent]:
-    """Superusers see every event; others only those of APIs they can see now."""
-    if user.is_authenticated and getattr(user, "is_superuser", False):
-        return AuditEvent.objects.all()
-    visible = permissions.visible_apis(user).order_by()
-    # The id decides (a slug may be reused after a deletion); the slug lets the database use
-    # the (api_slug, timestamp) index.
-    return AuditEvent.objects.filter(
-        api_id__in=visible.values("pk"), api_slug__in=visible.values("slug")
-    )
-
-
 def filter_events(events: QuerySet[AuditEvent], filters: dict[str, Any]) -> QuerySet[AuditEvent]:
-    """Apply the audit filters (cleaned form data: api, actor, action, since, until, q)."""
-    if filters.get("api"):
-        events = events.filter(api_slug=filters["api"])
-    if filters.get("actor"):
-        events = events.filter(actor_name=filters["actor"])
-    if filters.get("action"):
-        events = events.filter(action=filters["action"])
+    """The audit filter form's cleaned data (api, actor, action, since, until, q), whose
+    dates are whole days in the current time zone, applied by the shared selector."""
     tz = timezone.get_current_timezone()
-    if filters.get("since"):
-        events = events.filter(timestamp__gte=datetime.combine(filters["since"], time(), tz))
-    if filters.get("until"):
-        end = datetime.combine(filters["until"] + timedelta(days=1), time(), tz)
-        events = events.filter(timestamp__lt=end)
     text = (filters.get("q") or "").strip()
     if text:
         with contextlib.suppress(OriginError):
             text = canonical_origin(text)
-        events = events.filter(
-            Q(object_repr__icontains=text)
-            | Q(before__icontains=text)
-            | Q(after__icontains=text)
-            | Q(comment__icontains=text)
-        )
-    return events
+    return audit_selectors.filter_events(
+        events,
+        api=filters.get("api") or None,
+        actor=filters.get("actor") or None,
+        action=filters.get("action") or None,
+        since=datetime.combine(filters["since"], time(), tz) if filters.get("since") else None,
+        before=datetime.combine(filters["until"] + timedelta(days=1), time(), tz)
+        if filters.get("until")
+        else None,
+        text=text or None,
+    )

@@ -300,3 +300,30 @@ def test_expire_origins_command__expired_rule__removed(api: Api, actor: Actor) -
         call_command("expire_origins", stdout=out)
     assert out.getvalue().strip() == "expired 1 origin rule(s)"
     assert _events()[-1].action == "origin.expired"
+
+
+def test_record__clock_stepped_back__timestamps_never_go_backwards(api: Api, actor: Actor) -> None:
+    # Given the clock jumps back an hour after an event (an NTP step)
+    first = _events()[-1]
+    earlier = first.timestamp - timedelta(hours=1)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(timezone, "now", lambda: earlier)
+        services.update_api(actor=actor, api=api, max_age=60)
+    # Then the new event is not dated before the one it follows
+    assert _events()[-1].timestamp >= first.timestamp
+
+
+def test_filter_events__date_window__same_events_as_timestamp_filter(
+    api: Api, actor: Actor
+) -> None:
+    from policies.audit_selectors import filter_events
+
+    for age in (10, 20, 30):
+        services.update_api(actor=actor, api=api, max_age=age)
+    events = _events()
+    since, before = events[1].timestamp, events[3].timestamp
+    window = filter_events(AuditEvent.objects.all(), since=since, before=before)
+    assert [e.sequence for e in window.order_by("sequence")] == [
+        e.sequence for e in events if since <= e.timestamp < before
+    ]
+    assert not filter_events(AuditEvent.objects.all(), since=timezone.now() + timedelta(1))

@@ -832,12 +832,20 @@ def test_audit__event__diff_coloured_and_link_to_version(
     assert "“partner b”" in html
 
 
-def test_audit__deleted_api__events_only_for_superusers(
-    member_client: Client, admin_client: Client, api: Api, actor: Actor
+def test_audit__deleted_api__events_for_its_team_and_superusers_only(
+    member_client: Client,
+    admin_client: Client,
+    outsider_client: Client,
+    api: Api,
+    actor: Actor,
 ) -> None:
+    # Given the team's API was deleted (its events outlive it)
     services.delete_api(actor=actor, api=api)
-    assert _sequences(member_client.get(_url("audit-log"))) == []
+    # Then the owning team still sees its history, as the management API shows it, and
+    # another team never does
+    assert len(_sequences(member_client.get(_url("audit-log")))) == 2
     assert len(_sequences(admin_client.get(_url("audit-log")))) == 2
+    assert _sequences(outsider_client.get(_url("audit-log"))) == []
 
 
 def test_audit__pagination__cursor_older_and_newer(
