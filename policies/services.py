@@ -176,17 +176,21 @@ def _new_version(
     before: dict[str, Any] | None,
     after: dict[str, Any] | None,
     first: bool = False,
+    findings: list[Finding] | None = None,
 ) -> AuditEvent:
-    """Bump the version, snapshot it and record the event: the tail of every policy write."""
+    """Bump the version, snapshot it and record the event: the tail of every policy write.
+
+    `findings` are those `check_state` found for the new state, when the caller linted it.
+    """
     if not first:
         api.version += 1
     state = api_state(api)
-    api.lint_status = lint_status_of(
-        lint_document(
+    if findings is None:
+        findings = lint_document(
             document_from_state(state, version=api.version, updated_at=timezone.now()),
             environment=api.environment,
         )
-    )
+    api.lint_status = lint_status_of(findings)
     if actor.type == ActorType.USER:
         api.updated_by_id = actor.id
         api.updated_by_label = ""
@@ -283,7 +287,7 @@ def create_api(
         raise ValidationFailed({"origins": ["the same origin rule is listed twice"]})
 
     api = Api(slug=slug, team=team, **cleaned)
-    check_state(api_state(api, rules), version=1)
+    findings = check_state(api_state(api, rules), version=1)
     with transaction.atomic():
         if Api.objects.filter(slug=slug).exists():
             raise ValidationFailed({"slug": [f"an API with the slug {slug!r} already exists"]})
@@ -294,6 +298,7 @@ def create_api(
             rule.api = api
         OriginRule.objects.bulk_create(rules)
         _new_version(
+            findings=findings,
             api=api,
             actor=actor,
             action=AuditAction.API_CREATED,
@@ -334,8 +339,9 @@ def update_api(
         after = api_state(locked, rules)
         if after == before:
             return locked
-        check_state(after, version=locked.version + 1)
+        findings = check_state(after, version=locked.version + 1)
         _new_version(
+            findings=findings,
             api=locked,
             actor=actor,
             action=AuditAction.API_UPDATED,
@@ -409,13 +415,14 @@ def add_origin(
             expires_at=expires_at,
             created_by=actor.user if actor.type == ActorType.USER else None,
         )
-        check_state(api_state(locked, [*rules, rule]), version=locked.version + 1)
+        findings = check_state(api_state(locked, [*rules, rule]), version=locked.version + 1)
         try:
             with transaction.atomic():
                 rule.save()
         except IntegrityError:
             raise ValidationFailed({"value": [f"{canonical} is already listed"]}) from None
         _new_version(
+            findings=findings,
             api=locked,
             actor=actor,
             action=AuditAction.ORIGIN_ADDED,
@@ -465,9 +472,10 @@ def update_origin(
         others = [r for r in locked.origins.all() if r.pk != current.pk]
         if any(r.kind == kind and r.value == value for r in others):
             raise ValidationFailed({"value": [f"{value} is already listed"]})
-        check_state(api_state(locked, [*others, current]), version=locked.version + 1)
+        findings = check_state(api_state(locked, [*others, current]), version=locked.version + 1)
         current.save()
         _new_version(
+            findings=findings,
             api=locked,
             actor=actor,
             action=AuditAction.ORIGIN_CHANGED,
@@ -566,10 +574,11 @@ def rollback(
         for name in EDITABLE_FIELDS:
             setattr(locked, name, target.state[name])
         after = api_state(locked, restored_rules)
-        check_state(after, version=locked.version + 1)
+        findings = check_state(after, version=locked.version + 1)
         locked.origins.all().delete()
         OriginRule.objects.bulk_create(restored_rules)
         _new_version(
+            findings=findings,
             api=locked,
             actor=actor,
             action=AuditAction.ROLLBACK,
