@@ -19,6 +19,7 @@ from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 from policies import services
 from policies.actors import Actor
 from policies.models import Api, AuditEvent
+from tests.tools import missing
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -38,7 +39,7 @@ TIMEOUT_MS = 10_000
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     if not Path(CHROMIUM).exists():
-        pytest.skip(f"no Chromium at {CHROMIUM}")
+        missing(f"Chromium ({CHROMIUM})", "apt-get install chromium")
     # Playwright's sync API keeps an event loop in this thread; the ORM calls made around it
     # (by the tests and by the database teardown) are ordinary synchronous calls.
     with pytest.MonkeyPatch.context() as patch:

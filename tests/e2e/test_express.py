@@ -22,6 +22,7 @@ from tests.e2e.conftest import (
     _base_env,
     wait_until,
 )
+from tests.tools import missing
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 
@@ -32,7 +33,7 @@ NEW = "https://express-partner.example.com"
 def express(e2e_dir: Path, central: Central) -> Iterator[Consumer]:
     npm, node = shutil.which("npm"), shutil.which("node")
     if npm is None or node is None:
-        pytest.skip("node and npm are not installed")
+        missing("Node.js with npm", "apt-get install nodejs npm")
     workdir = e2e_dir / "express_service"
     shutil.copytree(
         ROOT / "examples" / "express_service",
@@ -48,7 +49,7 @@ def express(e2e_dir: Path, central: Central) -> Iterator[Consumer]:
             check=True,
         )
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"npm ci failed (no registry?): {exc}")
+        missing("the Express example's npm packages", f"npm ci failed (no registry?): {exc}")
     consumer = Consumer("express", str(workdir / "server.js"), {}, e2e_dir)
     consumer.process = Process(
         "express",
