@@ -21,7 +21,7 @@ from policies.actors import Actor
 from policies.models import AuditAction, AuditChainHead, AuditEvent
 
 GENESIS = "0" * 64
-_HASHED_FIELDS: tuple[str, ...] = (
+HASHED_FIELDS: tuple[str, ...] = (
     "sequence",
     "timestamp",
     "actor_type",
@@ -52,7 +52,7 @@ def _canonical(value: Any) -> Any:
 
 
 def compute_digest(event: AuditEvent) -> str:
-    content = {name: _canonical(getattr(event, name)) for name in _HASHED_FIELDS}
+    content = {name: _canonical(getattr(event, name)) for name in HASHED_FIELDS}
     raw = json.dumps(content, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(raw.encode()).hexdigest()
 

@@ -18,6 +18,7 @@ from django.shortcuts import render
 from django.utils import timezone
 
 from policies import audit_selectors, permissions
+from policies.audit import HASHED_FIELDS
 from policies.dashboard import display, queries
 from policies.dashboard.auth import login_required
 from policies.dashboard.forms import AuditFilterForm
@@ -25,29 +26,8 @@ from policies.models import AuditEvent
 
 PAGE_SIZE = 50
 EXPORT_CHUNK = 2000
-EXPORT_FIELDS: tuple[str, ...] = (
-    "sequence",
-    "timestamp",
-    "actor_type",
-    "actor_id",
-    "actor_name",
-    "actor_ip",
-    "user_agent",
-    "request_id",
-    "action",
-    "api_id",
-    "api_slug",
-    "api_version",
-    "object_type",
-    "object_id",
-    "object_repr",
-    "before",
-    "after",
-    "diff",
-    "comment",
-    "prev_digest",
-    "digest",
-)
+# Everything an event holds, in the order the chain hashes it, then its own digest.
+EXPORT_FIELDS: tuple[str, ...] = (*HASHED_FIELDS, "digest")
 _JSON_FIELDS = frozenset({"before", "after", "diff"})
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
