@@ -14,6 +14,11 @@ VAR_DIR = Path(env.text("CORSADMIN_VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env.flag("DEBUG", default=False)
 SECRET_KEY = env.text("SECRET_KEY")
+# Or from a file: SECRET_KEY_FILE (a mounted secret), else the per-machine key `./run` made,
+# so `python manage.py ...` works after `./run` without exporting anything.
+_key_file = Path(env.text("SECRET_KEY_FILE", str(VAR_DIR / "secret_key")))
+if not SECRET_KEY and _key_file.is_file():
+    SECRET_KEY = _key_file.read_text().strip()
 if not SECRET_KEY:
     if not DEBUG and not env.flag("CORSADMIN_INSECURE_DEV_KEY"):
         raise ImproperlyConfigured(

@@ -1,0 +1,43 @@
+"""Settings come only from the environment, and are safe when nothing is set."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = (
+    "import corsadmin.settings as s; "
+    "print(s.DEBUG, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.DATABASES['default']['ENGINE'])"
+)
+
+
+def _settings(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SECRET_KEY", "DEBUG"))}
+    clean.update({"CORSADMIN_VAR_DIR": str(tmp_path), "DATABASE_URL": "", **env})
+    clean.pop("DATABASE_URL")
+    return subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=clean, capture_output=True, text=True
+    )
+
+
+def test_settings__no_secret_key_debug_off__refuses_to_start(tmp_path: Path) -> None:
+    result = _settings(tmp_path)
+    assert result.returncode != 0
+    assert "SECRET_KEY is required when DEBUG is off" in result.stderr
+
+
+def test_settings__key_file_from_run__used_and_secure_defaults(tmp_path: Path) -> None:
+    (tmp_path / "secret_key").write_text("k" * 50 + "\n")
+    result = _settings(tmp_path)
+    assert result.returncode == 0, result.stderr
+    # DEBUG off, Secure cookies, the embedded SQLite database
+    assert result.stdout.split() == ["False", "True", "True", "django.db.backends.sqlite3"]
+
+
+def test_settings__debug_flag_not_boolean__clear_error(tmp_path: Path) -> None:
+    result = _settings(tmp_path, DEBUG="maybe", SECRET_KEY="x" * 50)
+    assert result.returncode != 0
+    assert "DEBUG='maybe' is not a boolean" in result.stderr
