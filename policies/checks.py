@@ -12,11 +12,13 @@ from django.core.checks import CheckMessage, Error, Warning, register
 def check_security(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     if not settings.DEBUG and not settings.ALLOWED_HOSTS:
+        # A warning, not an error: management commands (migrate, create_access_token)
+        # need no host names, and would all be blocked by an error.
         messages.append(
-            Error(
+            Warning(
                 "ALLOWED_HOSTS is empty while DEBUG is off: no request would be served.",
                 hint="Set ALLOWED_HOSTS, e.g. ALLOWED_HOSTS=cors.example.com",
-                id="corsadmin.E001",
+                id="corsadmin.W002",
             )
         )
     if settings.CORSADMIN_CONSUMER_POLL_SECONDS < 1:

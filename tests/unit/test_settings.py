@@ -10,7 +10,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = (
     "import corsadmin.settings as s; "
-    "print(s.DEBUG, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, s.DATABASES['default']['ENGINE'])"
+    "print(s.DEBUG, s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE, "
+    "s.DATABASES['default']['ENGINE'])"
 )
 
 
@@ -41,3 +42,15 @@ def test_settings__debug_flag_not_boolean__clear_error(tmp_path: Path) -> None:
     result = _settings(tmp_path, DEBUG="maybe", SECRET_KEY="x" * 50)
     assert result.returncode != 0
     assert "DEBUG='maybe' is not a boolean" in result.stderr
+
+
+def test_checks__no_allowed_hosts__warned_but_commands_run(tmp_path: Path) -> None:
+    (tmp_path / "secret_key").write_text("k" * 50)
+    clean = {k: v for k, v in os.environ.items() if k not in ("ALLOWED_HOSTS", "DATABASE_URL")}
+    clean.update(CORSADMIN_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="corsadmin.settings")
+    clean.pop("SECRET_KEY", None)
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=clean, capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    assert "corsadmin.W002" in result.stderr + result.stdout
