@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
+from datetime import timedelta
 from typing import Any
 
 from policies.models import AuditAction, AuditEvent
@@ -141,6 +142,14 @@ def seconds(value: int | None) -> str:
     if hours:
         return f"{hours} h"
     return f"{minutes} min"
+
+
+def ago(elapsed: timedelta) -> str:
+    """How long ago, for a heartbeat: "just now", "45 s ago", "3 min ago", "2 h ago"."""
+    total = max(0, round(elapsed.total_seconds()))
+    if total < 5:
+        return "just now"
+    return f"{seconds(total)} ago"
 
 
 def pretty_json(value: Any) -> str:

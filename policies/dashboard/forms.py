@@ -20,7 +20,7 @@ from policies import fields
 from policies.dashboard import lintstatus
 from policies.dashboard.simulate import CREDENTIALS_MODES
 from policies.lint import Finding
-from policies.models import MAX_AGE_HARD_CAP, AuditAction, Environment, Mode, RuleKind
+from policies.models import MAX_AGE_HARD_CAP, Api, AuditAction, Environment, Mode, RuleKind
 from policies.origins import OriginError, canonical_rule
 from policies.services import ValidationFailed
 
@@ -371,3 +371,100 @@ class DeleteApiForm(forms.Form):
         if value != self.slug:
             raise forms.ValidationError(f"type {self.slug} to confirm")
         return value
+
+
+# --- tokens ------------------------------------------------------------------------------------
+
+# Up to this many other APIs are offered as checkboxes; beyond, their slugs are typed.
+TOKEN_API_CHECKBOXES = 40
+MAX_TOKEN_DAYS = 3650
+
+
+def _expiry_field() -> forms.IntegerField:
+    return forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_TOKEN_DAYS,
+        label="Expires after (days)",
+        help_text="Empty: the token does not expire (revoke it when it is no longer used).",
+        widget=forms.NumberInput(attrs={"placeholder": "never"}),
+    )
+
+
+class _TokenForm(ServiceErrorsMixin, forms.Form):
+    error_fields = {"expires_at": "expires_in_days"}
+
+    def expires_at(self) -> datetime | None:
+        days = self.cleaned_data.get("expires_in_days")
+        return timezone.now() + timedelta(days=days) if days else None
+
+
+class ServiceTokenForm(_TokenForm):
+    """Issue a service token for `api` and, optionally, other APIs the person may edit."""
+
+    error_fields = {"expires_at": "expires_in_days", "apis": "also"}
+
+    name = forms.CharField(
+        max_length=100,
+        help_text="Which service uses it, e.g. billing-web.",
+        widget=forms.TextInput(attrs={"placeholder": "billing-web", "spellcheck": "false"}),
+    )
+    expires_in_days = _expiry_field()
+    also = forms.MultipleChoiceField(
+        required=False, label="Also for", widget=forms.CheckboxSelectMultiple
+    )
+    comment = _comment_field()
+
+    def __init__(self, *args: Any, api: Api, editable: QuerySet[Api], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.api = api
+        self.editable = editable.exclude(pk=api.pk).order_by("slug")
+        others = list(self.editable.values_list("slug", flat=True)[: TOKEN_API_CHECKBOXES + 1])
+        if not others:
+            del self.fields["also"]
+        elif len(others) <= TOKEN_API_CHECKBOXES:
+            field = self.fields["also"]
+            assert isinstance(field, forms.MultipleChoiceField)
+            field.choices = [(slug, slug) for slug in others]
+            field.help_text = f"The token reads {api.slug} and the APIs ticked here."
+        else:
+            self.fields["also"] = forms.CharField(
+                required=False,
+                max_length=4000,
+                label="Also for (API slugs)",
+                help_text=f"The token reads {api.slug} and these APIs (slugs separated by "
+                "commas or spaces; APIs you may edit).",
+                widget=forms.TextInput(attrs={"spellcheck": "false"}),
+            )
+
+    def clean_also(self) -> list[str]:
+        raw = self.cleaned_data.get("also") or []
+        if isinstance(raw, str):
+            raw = raw.replace(",", " ").split()
+        slugs = sorted({str(slug).strip().lower() for slug in raw} - {"", self.api.slug})
+        found = set(self.editable.filter(slug__in=slugs).values_list("slug", flat=True))
+        missing = [slug for slug in slugs if slug not in found]
+        if missing:
+            raise forms.ValidationError(
+                f"not an API you may edit: {', '.join(missing)}", code="invalid_choice"
+            )
+        return slugs
+
+    def apis(self) -> list[Api]:
+        """The APIs the token covers: this one first, then the others chosen."""
+        slugs = self.cleaned_data.get("also") or []
+        return [self.api, *self.editable.filter(slug__in=slugs)]
+
+
+class AccessTokenForm(_TokenForm):
+    name = forms.CharField(
+        max_length=100,
+        help_text="What uses it, e.g. deploy script or laptop CLI.",
+        widget=forms.TextInput(attrs={"placeholder": "deploy script"}),
+    )
+    expires_in_days = _expiry_field()
+    comment = _comment_field()
+
+
+class RevokeTokenForm(forms.Form):
+    comment = _comment_field()

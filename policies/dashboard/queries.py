@@ -7,11 +7,12 @@ from collections import defaultdict
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, Q, QuerySet
+from django.contrib.auth.models import User
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 from django.utils import timezone
 
 from policies import audit_selectors, cors, permissions
-from policies.models import Api, AuditEvent, OriginRule, RuleKind
+from policies.models import AccessToken, Api, AuditEvent, OriginRule, RuleKind, ServiceToken
 from policies.origins import OriginError, canonical_origin
 from policies.permissions import UserLike
 
@@ -23,6 +24,27 @@ def api_list(user: UserLike) -> QuerySet[Api]:
         .select_related("team", "updated_by")
         .annotate(origin_count=Count("origins"))
         .order_by("slug")
+    )
+
+
+def editable_apis(user: UserLike) -> QuerySet[Api]:
+    """The APIs `user` may change (and so issue service tokens for)."""
+    return permissions.visible_apis(user).filter(team__in=permissions.editable_teams(user))
+
+
+def service_tokens(api: Api) -> QuerySet[ServiceToken]:
+    """The API's service tokens, usable ones first, each with its APIs and creator."""
+    return (
+        ServiceToken.objects.filter(apis=api)
+        .select_related("created_by")
+        .prefetch_related("apis")
+        .order_by(F("revoked_at").desc(nulls_first=True), "-created_at", "-pk")
+    )
+
+
+def access_tokens(user: User) -> QuerySet[AccessToken]:
+    return AccessToken.objects.filter(user=user).order_by(
+        F("revoked_at").desc(nulls_first=True), "-created_at", "-pk"
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from policies.dashboard import audit_views, views
+from policies.dashboard import audit_views, token_views, views
 
 app_name = "dashboard"
 
@@ -34,6 +34,15 @@ urlpatterns = [
         views.origin_remove,
         name="origin-remove",
     ),
+    path("apis/<slug:slug>/refused/allow/", views.refused_allow, name="refused-allow"),
+    path("apis/<slug:slug>/tokens/", token_views.api_tokens, name="api-tokens"),
+    path(
+        "apis/<slug:slug>/tokens/<int:token_id>/revoke/",
+        token_views.api_token_revoke,
+        name="api-token-revoke",
+    ),
+    path("tokens/", token_views.my_tokens, name="my-tokens"),
+    path("tokens/<int:token_id>/revoke/", token_views.my_token_revoke, name="my-token-revoke"),
     path("audit/", audit_views.audit_log, name="audit-log"),
     path("audit/export.csv", audit_views.audit_export_csv, name="audit-export-csv"),
     path("audit/export.jsonl", audit_views.audit_export_jsonl, name="audit-export-jsonl"),

@@ -25,7 +25,7 @@ from django_htmx.middleware import HtmxDetails
 from policies import permissions, services
 from policies.actors import Actor
 from policies.audit import field_diff
-from policies.dashboard import display, lintstatus, preview, queries
+from policies.dashboard import consumers, display, lintstatus, preview, queries
 from policies.dashboard.auth import login_required
 from policies.dashboard.forms import (
     ApiCreateForm,
@@ -153,6 +153,7 @@ def _origins_context(
     edit_form: OriginForm | None = None,
     notice: str = "",
     problem: str = "",
+    refused_oob: bool = False,
 ) -> dict[str, Any]:
     rules = _rules(api)
     now = timezone.now()
@@ -161,7 +162,8 @@ def _origins_context(
     if editing is not None and edit_form is None:
         current = next((r for r in rules if r.pk == editing), None)
         edit_form = _edit_form(api, current) if current else None
-    return {
+    document = compile_document(api)
+    context = {
         "api": api,
         "rules": rules,
         "can_edit": permissions.can_edit(request.user, api),
@@ -171,7 +173,29 @@ def _origins_context(
         "notice": notice,
         "problem": problem,
         "findings": lintstatus.findings_for(api),
-        "document_json": display.pretty_json(compile_document(api)),
+        "document": document,
+        "document_json": display.pretty_json(document),
+    }
+    if refused_oob:
+        # An origin allowed from the refused-origins panel: that panel changes too.
+        context.update(_refused_context(api, document), refused_oob=True)
+    return context
+
+
+def _refused_context(api: Api, document: dict[str, Any]) -> dict[str, Any]:
+    rows, total = consumers.refused(api, document)
+    hours = int(consumers.REFUSED_WITHIN.total_seconds() // 3600)
+    return {"refused": rows, "refused_total": total, "refused_hours": hours}
+
+
+def _consumers_context(api: Api) -> dict[str, Any]:
+    rows, total = consumers.instances(api)
+    return {
+        "consumers": rows,
+        "consumers_total": total,
+        "consumers_summary": consumers.summary(rows),
+        "consumers_poll": int(settings.CORSADMIN_CONSUMER_POLL_SECONDS),
+        "consumers_grace": display.seconds(int(consumers.lag_grace().total_seconds())),
     }
 
 
@@ -194,6 +218,8 @@ def _render_detail(
         stale_rows=display.diff_rows(stale_changes),
         propagation=_propagation(api),
         summary=display.settings_summary(api),
+        **_refused_context(api, context["document"]),
+        **_consumers_context(api),
     )
     return render(request, "dashboard/api_detail.html", context, status=status)
 
@@ -242,6 +268,9 @@ def api_list(request: DashboardRequest) -> HttpResponse:
             apis = lintstatus.filter_by_status(apis, data["lint"])
     page = Paginator(apis, PAGE_SIZE).get_page(request.GET.get("page"))
     rows = list(page.object_list)
+    freshness = consumers.freshness_by_api(api.pk for api in rows)
+    for api in rows:
+        api.consumer_cells = consumers.describe(freshness.get(api.pk))  # type: ignore[attr-defined]
     return render(
         request,
         "dashboard/api_list.html",
@@ -359,11 +388,16 @@ def origins_section(request: DashboardRequest, slug: str) -> HttpResponse:
 
 
 def _save_origin(
-    request: DashboardRequest, api: Api, form: OriginForm, rule: OriginRule | None
+    request: DashboardRequest,
+    api: Api,
+    form: OriginForm,
+    rule: OriginRule | None,
+    **extra: Any,
 ) -> HttpResponse:
     origins: dict[str, Any] = (
         {"add_form": form} if rule is None else {"editing": rule.pk, "edit_form": form}
     )
+    origins.update(extra)
     if form.is_valid():
         values = form.rule_values()
         data = form.cleaned_data
@@ -390,7 +424,7 @@ def _save_origin(
                         **values,
                     )
                     notice = f"Saved {values['value']}."
-                return _origins_response(request, api, notice=notice)
+                return _origins_response(request, api, notice=notice, **extra)
         except services.ValidationFailed as failure:
             form.add_service_errors(failure)
         except services.StaleVersion as exc:
@@ -408,6 +442,29 @@ def origin_add(request: DashboardRequest, slug: str) -> HttpResponse:
     _require_edit(request, api)
     form = OriginForm(request.POST.copy(), prefix="add")
     return _save_origin(request, api, form, None)
+
+
+@login_required
+@require_POST
+def refused_allow(request: DashboardRequest, slug: str) -> HttpResponse:
+    """Allow an origin consumers refused: an exact rule added through the add-origin path,
+    so it is validated, linted (new warnings need the usual confirmation) and audited."""
+    api = _api_or_404(request, slug)
+    _require_edit(request, api)
+    data = QueryDict(mutable=True)
+    data.update(
+        {
+            "add-kind": "exact",
+            "add-value": request.POST.get("origin", "")[:1000],
+            "add-note": "allowed from the refused origins",
+            "add-comment": _comment(request),
+            # Not the page's version: other edits since then do not change whether
+            # this origin should be allowed, and the services lint the current state.
+            "add-expected_version": str(api.version),
+        }
+    )
+    form = OriginForm(data, prefix="add")
+    return _save_origin(request, api, form, None, refused_oob=True)
 
 
 @login_required

@@ -18,7 +18,7 @@ from playwright.sync_api import Browser, Dialog, Page, expect, sync_playwright
 
 from policies import services
 from policies.actors import Actor
-from policies.models import Api, AuditEvent
+from policies.models import Api, AuditEvent, OriginRule, ServiceToken
 from tests.tools import missing
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -57,8 +57,10 @@ def _plain_http_cookies(settings: Any) -> None:
     settings.CSRF_COOKIE_SECURE = False
 
 
-def _page(browser: Browser) -> Page:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
+def _page(browser: Browser, *, permissions: list[str] | None = None) -> Page:
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 900}, permissions=permissions or []
+    )
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
     # hx-prompt asks why (the audit comment) before enabling, disabling or removing.
@@ -74,6 +76,24 @@ def _shot(page: Page, name: str, *, full_page: bool = False) -> None:
     if os.environ.get("CORSADMIN_SCREENSHOTS") == "1":
         SCREENSHOTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
+
+
+def _shot_sections(page: Page, name: str, *selectors: str) -> None:
+    """A screenshot of just these sections of the page (one above the other)."""
+    if os.environ.get("CORSADMIN_SCREENSHOTS") != "1":
+        return
+    boxes = [page.locator(selector).bounding_box() for selector in selectors]
+    assert all(boxes)
+    scroll = page.evaluate("[window.scrollX, window.scrollY]")
+    left = min(b["x"] for b in boxes if b) - 16 + scroll[0]
+    top = min(b["y"] for b in boxes if b) - 16 + scroll[1]
+    right = max(b["x"] + b["width"] for b in boxes if b) + 16 + scroll[0]
+    bottom = max(b["y"] + b["height"] for b in boxes if b) + 16 + scroll[1]
+    page.screenshot(
+        path=str(SCREENSHOTS / f"{name}.png"),
+        full_page=True,
+        clip={"x": left, "y": top, "width": right - left, "height": bottom - top},
+    )
 
 
 def _log_in(page: Page, base: str, username: str, password: str, *, shot: bool = False) -> None:
@@ -289,3 +309,116 @@ def test_dashboard__inline_edit_disable_remove__each_saved_in_place(
         ("origin.changed", "checked in the browser test"),
         ("origin.removed", "checked in the browser test"),
     ]
+
+
+def _telemetry(api: Api, token: ServiceToken) -> None:
+    """Heartbeats and refusals as two consumer processes report them."""
+    for instance, stale in (("web-7f9c:1:a1", False), ("web-2b1d:1:c3", True)):
+        services.record_consumer_report(
+            token_id=token.pk,
+            token_name=token.name,
+            apis=frozenset({api.slug}),
+            payload={
+                "instance": instance,
+                "service": "checkout-web",
+                "heartbeat": [
+                    {
+                        "api": api.slug,
+                        "version": api.version,
+                        "mode": api.mode,
+                        "age": 420.0 if stale else 3.0,
+                        "stale": stale,
+                        "source": "central",
+                        "last_error": "central answered 503" if stale else None,
+                    }
+                ],
+                "refused": [
+                    {
+                        "api": api.slug,
+                        "origin": "https://partner.example.net",
+                        "reason": "origin-not-allowed",
+                        "count": 12,
+                        "sample": "origin https://partner.example.net is not allowed",
+                    }
+                ],
+            },
+        )
+
+
+def test_dashboard__tokens_consumers_refused__issue_copy_revoke_allow(
+    browser: Browser, live_server: Any, people: dict[str, User]
+) -> None:
+    base = live_server.url
+    page = _page(browser, permissions=["clipboard-read", "clipboard-write"])
+    _log_in(page, base, "mia", "pw-mia-12345")
+    page.get_by_role("link", name="Checkout").click()
+
+    # When mia issues a service token from the API's Tokens tab
+    page.get_by_role("link", name="Tokens", exact=True).click()
+    form = page.locator("#issue-token")
+    form.get_by_label("Name").fill("checkout-web")
+    form.get_by_label("Expires after (days)").fill("90")
+    form.get_by_label("ledger").check()
+    form.get_by_label("Why (recorded in the audit log)").fill("new checkout consumer")
+    form.get_by_role("button", name="Issue token").click()
+    # Then the secret is shown once, with a warning
+    box = page.locator("#new-token")
+    expect(box).to_contain_text("It will not be shown again.")
+    secret = page.locator("#new-secret").input_value()
+    assert secret.startswith("cors_")
+    token = ServiceToken.objects.get(name="checkout-web")
+    assert {api.slug for api in token.apis.all()} == {"checkout", "ledger"}
+    expect(page.locator(f"#token-{token.pk}")).to_contain_text(f"{token.prefix}…")
+    # And the copy button puts it on the clipboard
+    box.get_by_role("button", name="Copy").click()
+    expect(box.get_by_role("button", name="Copied")).to_be_visible()
+    expect(page.locator("#new-secret-status")).to_have_text("Copied to the clipboard.")
+    assert page.evaluate("navigator.clipboard.readText()") == secret
+    _shot(page, "tokens")
+
+    # And it is not on the page any more once she comes back
+    page.get_by_role("link", name="Tokens", exact=True).click()
+    expect(page.locator("#tokens")).to_contain_text("checkout-web")
+    expect(page.locator("#new-token")).to_have_count(0)
+    assert secret not in page.content()
+
+    # When consumers report with the token, the API page shows them and what they refused
+    _telemetry(Api.objects.get(slug="checkout"), token)
+    page.get_by_role("link", name="Policy").click()
+    consumers = page.locator("#consumers")
+    expect(consumers).to_contain_text("2 instances seen in the last hour")
+    expect(consumers.locator("tr", has_text="web-7f9c:1:a1")).to_contain_text("up to date")
+    expect(consumers.locator("tr", has_text="web-2b1d:1:c3")).to_contain_text("stale")
+    refused = page.locator("#refused")
+    row = refused.locator("tr", has_text="https://partner.example.net")
+    expect(row).to_contain_text("24")
+    _shot_sections(page, "consumers", "#refused", "#consumers")
+    # And "Allow" (the prompt asks why) adds the origin in place, audited
+    row.get_by_role("button", name="Allow").click()
+    expect(page.locator("#origins")).to_contain_text("Added https://partner.example.net.")
+    expect(page.locator("#origins tbody")).to_contain_text("https://partner.example.net")
+    expect(row).to_contain_text("allowed now")
+    expect(page.locator("#api-version")).to_have_text("v2")
+    added = AuditEvent.objects.filter(api_slug="checkout", action="origin.added")
+    assert [e.comment for e in added] == ["checked in the browser test"]
+    assert OriginRule.objects.filter(value="https://partner.example.net").exists()
+
+    # When she revokes the token, confirming and saying why
+    page.get_by_role("link", name="Tokens", exact=True).click()
+    page.locator(f"#token-{token.pk}").get_by_role("link", name="Revoke…").click()
+    page.get_by_label("Why (recorded in the audit log)").fill("moved to a new token")
+    page.get_by_role("button", name="Revoke token").click()
+    expect(page.locator(".msg-success")).to_contain_text("Revoked checkout-web")
+    expect(page.locator(f"#token-{token.pk}")).to_contain_text("revoked")
+    token.refresh_from_db()
+    assert token.revoked_at is not None
+    revoked = AuditEvent.objects.filter(action="token.revoked").values_list("comment", flat=True)
+    assert set(revoked) == {"moved to a new token"}
+
+    # Her personal access tokens are one click away in the header
+    page.get_by_role("link", name="My access tokens").click()
+    page.locator("#issue-token").get_by_label("Name").fill("deploy script")
+    page.get_by_role("button", name="Issue token").click()
+    expect(page.locator("#new-token")).to_contain_text("It will not be shown again.")
+    assert page.locator("#new-secret").input_value().startswith("corsp_")
+    page.context.close()

@@ -5,10 +5,12 @@ from typing import Any
 import pytest
 import redis
 from django.contrib.auth.models import Group, User
+from django.test import Client
 
 from policies import services
 from policies.actors import Actor
 from policies.models import Api
+from policies.permissions import READ_ONLY_GROUP
 
 
 @pytest.fixture
@@ -33,6 +35,32 @@ def outsider(other_team: Group) -> User:
     user = User.objects.create_user("oscar", password="pw-oscar-12345")
     user.groups.add(other_team)
     return user
+
+
+# Logged-in dashboard clients (Django's test client) for each role.
+
+
+@pytest.fixture
+def member_client(member: User) -> Client:
+    client = Client()
+    client.force_login(member)
+    return client
+
+
+@pytest.fixture
+def outsider_client(outsider: User) -> Client:
+    client = Client()
+    client.force_login(outsider)
+    return client
+
+
+@pytest.fixture
+def read_only_client(team: Group) -> Client:
+    user = User.objects.create_user("rita", password="pw-rita-12345")
+    user.groups.add(team, Group.objects.get_or_create(name=READ_ONLY_GROUP)[0])
+    client = Client()
+    client.force_login(user)
+    return client
 
 
 @pytest.fixture

@@ -19,7 +19,6 @@ from django.utils import timezone
 from policies import services
 from policies.actors import Actor
 from policies.models import Api, AuditEvent, OriginRule, PolicyVersion
-from policies.permissions import READ_ONLY_GROUP
 
 pytestmark = pytest.mark.django_db
 
@@ -27,29 +26,6 @@ HTMX = {"HTTP_HX_REQUEST": "true"}
 
 
 # --- fixtures --------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def member_client(member: User) -> Client:
-    client = Client()
-    client.force_login(member)
-    return client
-
-
-@pytest.fixture
-def outsider_client(outsider: User) -> Client:
-    client = Client()
-    client.force_login(outsider)
-    return client
-
-
-@pytest.fixture
-def read_only_client(team: Group) -> Client:
-    user = User.objects.create_user("rita", password="pw-rita-12345")
-    user.groups.add(team, Group.objects.get_or_create(name=READ_ONLY_GROUP)[0])
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture
@@ -147,6 +123,8 @@ def _page_urls(api: Api) -> list[str]:
         _url("api-delete", api.slug),
         _url("audit-log"),
         _url("api-simulate", api.slug) + "?origin=https://app.example.com&method=GET",
+        _url("api-tokens", api.slug),
+        _url("my-tokens"),
     ]
 
 
@@ -708,14 +686,32 @@ def _bulk_apis(team: Group, count: int) -> None:
     OriginRule.objects.bulk_create(exact + wild, batch_size=2000)
 
 
+def _heartbeats(slugs: list[str], instance: str) -> None:
+    """One consumer instance reporting the current version of each of `slugs`."""
+    services.record_consumer_report(
+        token_id=None,
+        token_name="fleet",
+        apis=frozenset(slugs),
+        payload={
+            "instance": instance,
+            "heartbeat": [{"api": slug, "version": 1, "stale": False} for slug in slugs],
+        },
+    )
+
+
 def test_list__ten_thousand_apis__bounded_queries(
     member_client: Client, team: Group, django_assert_max_num_queries: Any
 ) -> None:
     _bulk_apis(team, 10_000)
+    # Every API of page 3 has consumers: their freshness is one query for the page
+    page_three = [f"api-{i:05d}" for i in range(100, 150)]
+    _heartbeats(page_three, "host-a")
+    _heartbeats(page_three, "host-b")
     with django_assert_max_num_queries(12):
         response = member_client.get(_url("api-list"), {"page": "3"})
     assert response.status_code == 200
     assert "Page 3 of 200" in _html(response)
+    assert _html(response).count(">2 up to date<") == 50
     with django_assert_max_num_queries(12):
         response = member_client.get(_url("api-list"), {"q": "https://a.corp.example"})
     assert "Page 1 of 20 · 1000 in all" in _html(response)
