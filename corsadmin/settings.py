@@ -203,4 +203,6 @@ WHITENOISE_USE_FINDERS = True
 
 CELERY_BEAT_SCHEDULE = {
     "expire-origins": {"task": "policies.expire_origins", "schedule": 60.0},
+    "republish-all": {"task": "policies.republish_all", "schedule": 300.0},
+    "prune-telemetry": {"task": "policies.prune_telemetry", "schedule": 24 * 3600.0},
 }

@@ -8,7 +8,7 @@ commands and Celery tasks call these functions and never write the models themse
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import Group, User
@@ -925,3 +925,19 @@ def _add_refusals(
         model.objects.bulk_update(changed, ["count", "last_seen", "sample"])
     if new:
         model.objects.bulk_create(new)
+
+
+def prune_telemetry(
+    *,
+    now: datetime | None = None,
+    refusals_for: timedelta = timedelta(days=30),
+    instances_for: timedelta = timedelta(days=7),
+) -> tuple[int, int]:
+    """Drop refusal counts older than `refusals_for` and consumer instances silent for longer
+    than `instances_for` (telemetry, not policy: not audited). Returns what was removed."""
+    from policies.models import ConsumerInstance, RefusedOrigin
+
+    now = now or timezone.now()
+    refusals, _ = RefusedOrigin.objects.filter(hour__lt=now - refusals_for).delete()
+    instances, _ = ConsumerInstance.objects.filter(last_seen__lt=now - instances_for).delete()
+    return refusals, instances

@@ -4,10 +4,23 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from policies import services
+from policies import publishing, services
 
 
 @shared_task(name="policies.expire_origins")
 def expire_origins() -> int:
     """Remove temporary origins whose time is up (scheduled every minute by beat)."""
     return services.expire_origins()
+
+
+@shared_task(name="policies.republish_all")
+def republish_all() -> int:
+    """Put every compiled document back into Redis (after a flush or an outage during which
+    changes could not be stored there); scheduled every five minutes by beat."""
+    return publishing.republish_all()
+
+
+@shared_task(name="policies.prune_telemetry")
+def prune_telemetry() -> tuple[int, int]:
+    """Forget old refusal counts and long-silent consumer instances (daily under beat)."""
+    return services.prune_telemetry()
