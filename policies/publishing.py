@@ -24,7 +24,7 @@ def build(api: Api) -> tuple[bytes, str]:
 
 def refresh(api: Api) -> tuple[bytes, str]:
     body, etag = build(api)
-    store.put_document(api.slug, body=body, etag=etag, version=api.version)
+    store.put_document(api.slug, body=body, etag=etag, version=api.version, api_id=api.pk)
     return body, etag
 
 
@@ -33,7 +33,7 @@ def api_changed(*, api_id: int, slug: str) -> None:
     if api is None:
         return
     body, etag = build(api)
-    if not store.put_document(slug, body=body, etag=etag, version=api.version):
+    if not store.put_document(slug, body=body, etag=etag, version=api.version, api_id=api.pk):
         # A stale copy must not outlive a failed write: drop it so readers rebuild.
         store.drop_document(slug)
     store.publish({"api": slug, "version": api.version, "etag": etag})

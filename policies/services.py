@@ -363,6 +363,9 @@ def delete_api(
         locked = _lock(api, expected_version)
         before = api_state(locked)
         api_id, slug, version = locked.pk, locked.slug, locked.version
+        # Tokens' cached scopes name the slug: drop them, or for up to a minute they would
+        # read an API another team creates under the same slug.
+        digests = list(locked.service_tokens.values_list("digest", flat=True))
         locked.delete()
         audit.record(
             actor=actor,
@@ -379,6 +382,8 @@ def delete_api(
         )
         from policies import publishing
 
+        store.drop_tokens_for_api(digests)
+        transaction.on_commit(lambda: store.drop_tokens_for_api(digests))
         transaction.on_commit(lambda: publishing.api_deleted(api_id=api_id, slug=slug))
 
 

@@ -59,14 +59,30 @@ def get_document(slug: str) -> tuple[bytes, str] | None:
     return body, etag.decode()
 
 
-def put_document(slug: str, *, body: bytes, etag: str, version: int) -> bool:
+# Store a document unless a newer one is there: (api_id, version) only grows for a slug (a
+# slug reused after a delete names a new API, with a larger id). A writer holding an older
+# read (the republish sweep, a slow publisher) must not put an older policy back.
+_PUT_IF_NEWER = """
+local held = redis.call('HMGET', KEYS[1], 'api_id', 'version')
+local held_id, held_version = tonumber(held[1]), tonumber(held[2])
+local api_id, version = tonumber(ARGV[4]), tonumber(ARGV[3])
+if held_id and held_version and
+   (held_id > api_id or (held_id == api_id and held_version > version)) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'body', ARGV[1], 'etag', ARGV[2], 'version', ARGV[3],
+           'api_id', ARGV[4])
+return 1
+"""
+
+
+def put_document(slug: str, *, body: bytes, etag: str, version: int, api_id: int) -> bool:
+    """Store the document of `slug` unless Redis holds a newer one; False if Redis failed."""
     redis_client = client()
     if redis_client is None:
         return False
     try:
-        redis_client.hset(
-            _name("doc", slug), mapping={"body": body, "etag": etag, "version": version}
-        )
+        redis_client.eval(_PUT_IF_NEWER, 1, _name("doc", slug), body, etag, version, api_id)
     except redis.RedisError as exc:
         _warn("store document", exc)
         return False

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, MutableMapping, Sequence
 from typing import Any
 
 from policies.consumer._http import CORS_REQUEST_HEADERS, merge_headers
-from policies.consumer.client import DEFAULT_REDIS_PREFIX, PolicyClient, own_origin
+from policies.consumer.client import DEFAULT_REDIS_PREFIX, PolicyClient
 
 __all__ = ["CorsMiddleware"]
 
@@ -101,7 +101,8 @@ class CorsMiddleware:
             scope.get("method", "GET"),
             scope.get("path") or "/",
             headers,
-            request_origin=own_origin(scope.get("scheme", "http"), host),
+            scheme=scope.get("scheme", "http"),
+            host=host,
         )
         if result is None:
             await self.app(scope, receive, send)

@@ -62,8 +62,8 @@ DEFAULT_REDIS_PREFIX: Final = "corsadmin"
 """Redis names, under a prefix shared with central's ``CORSADMIN_REDIS_PREFIX``:
 ``<prefix>:policies``, the channel central publishes ``{"api", "version", "etag"}`` on after
 every change; ``<prefix>:doc:<slug>``, central's copy of each document (a hash with ``body``,
-``etag``, ``version``); ``<prefix>:consumer:<slug>``, the consumers' own shared copy, and
-``...:lock``, their fetch lock."""
+``etag``, ``version``, ``api_id``); ``<prefix>:consumer:<slug>``, the consumers' own shared
+copy, and ``...:lock``, their fetch lock."""
 SHARED_COPY_TTL_SECONDS: Final = 7 * 24 * 3600
 
 MAX_REFUSED_KEYS: Final = 500
@@ -366,13 +366,17 @@ class PolicyClient:
         headers: Mapping[str, str],
         *,
         request_origin: str | None = None,
+        scheme: str = "http",
+        host: str | None = None,
     ) -> tuple[Decision, CompiledPolicy | None] | None:
         """The engine's decision for a request, and the policy it came from.
 
         None when no configured API covers the path (the middleware passes the request
         through untouched). With no document for an API that may cover it, a refusal.
-        Refused cross-origin requests are counted for telemetry; ``request_origin`` (the
-        service's own origin) keeps same-origin requests, which carry ``Origin`` too, out.
+        Refused cross-origin requests are counted for telemetry; the service's own origin
+        (``request_origin``, else made from ``scheme`` and ``host`` only for a refusal, off
+        the path of allowed requests) keeps same-origin requests, which carry ``Origin``
+        too, out.
         """
         policy, missing = self.choose(path)
         if policy is not None:
@@ -384,7 +388,7 @@ class PolicyClient:
         if (
             not decision.allowed
             and decision.origin is not None
-            and decision.origin != request_origin
+            and decision.origin != (request_origin or own_origin(scheme, host))
         ):
             api = policy.api if policy is not None else missing or ""
             self.count_refused(api, decision.origin, refusal_kind(decision, policy), decision)

@@ -27,12 +27,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 
 from policies.consumer._http import CORS_RESPONSE_HEADERS, from_environ
-from policies.consumer.client import (
-    DEFAULT_REDIS_PREFIX,
-    ConfigurationError,
-    PolicyClient,
-    own_origin,
-)
+from policies.consumer.client import DEFAULT_REDIS_PREFIX, ConfigurationError, PolicyClient
 from policies.cors import merge_vary
 
 __all__ = ["CorsMiddleware", "client_from_settings", "health_view"]
@@ -141,7 +136,8 @@ class CorsMiddleware:
             request.method or "GET",
             request.path_info,
             from_environ(request.META),
-            request_origin=own_origin(request.scheme or "http", _host(request.META)),
+            scheme=request.scheme or "http",
+            host=_host(request.META),
         )
         if result is None or not result[0].applies:
             return self.get_response(request)

@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import Any
 
 from policies.consumer._http import REASONS, from_environ, merge_headers
-from policies.consumer.client import DEFAULT_REDIS_PREFIX, PolicyClient, own_origin
+from policies.consumer.client import DEFAULT_REDIS_PREFIX, PolicyClient
 
 __all__ = ["CorsMiddleware"]
 
@@ -81,7 +81,8 @@ class CorsMiddleware:
             environ.get("REQUEST_METHOD", "GET"),
             environ.get("PATH_INFO") or "/",
             from_environ(environ),
-            request_origin=own_origin(environ.get("wsgi.url_scheme", "http"), host),
+            scheme=environ.get("wsgi.url_scheme", "http"),
+            host=host,
         )
         if result is None:
             return self.app(environ, start_response)

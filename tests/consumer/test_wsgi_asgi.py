@@ -16,6 +16,7 @@ with warnings.catch_warnings():
     from starlette.testclient import TestClient
 
 from policies.consumer import asgi, wsgi
+from policies.consumer import client as client_module
 from policies.consumer.client import PolicyClient
 from tests.consumer.conftest import EVIL, ORIGIN, FakeCentral, document
 
@@ -228,3 +229,24 @@ def test_keyword_configuration__builds_the_client(central: FakeCentral) -> None:
     assert middleware.client.apis == ("billing",)
     assert middleware.client.interval == 5
     middleware.client.close()
+
+
+def test_own_origin__allowed_request__not_computed_refused_same_origin__not_counted(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The service's own origin only matters for a refusal (same-origin requests are not
+    # counted as refused): an allowed request must not pay for working it out.
+    real = client_module.own_origin
+    calls: list[str | None] = []
+
+    def counting(scheme: str, host: str | None) -> str | None:
+        calls.append(real(scheme, host))
+        return calls[-1]
+
+    for module in (client_module, wsgi, asgi):
+        monkeypatch.setattr(module, "own_origin", counting, raising=False)
+    harness.request("GET", "/api/items", {"Origin": ORIGIN})
+    assert calls == []
+    harness.request("POST", "/api/items", {"Origin": "http://localhost", "Host": "localhost"})
+    assert calls == ["http://localhost"]
+    assert harness.policy_client.report_payload()["refused"] == []

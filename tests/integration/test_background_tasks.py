@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
 import redis
 from django.utils import timezone
 
-from policies import services, store, tasks
+from policies import publishing, services, store, tasks
 from policies.actors import Actor
 from policies.models import Api, ConsumerInstance, RefusedOrigin
 
@@ -62,6 +63,43 @@ def test_republish_all__redis_flushed__every_document_back(
     # Then both documents are served from Redis again
     assert store.get_document("billing") is not None
     assert store.get_document("search") is not None
+
+
+def _as_the_sweep_reads(api: Api) -> Api:
+    return Api.objects.select_related("team").prefetch_related("origins").get(pk=api.pk)
+
+
+def test_republish__sweep_read_api_before_a_change__newer_document_kept(
+    use_redis: redis.Redis, api: Api, actor: Actor, django_capture_on_commit_callbacks
+) -> None:
+    # Given the sweep has read billing (v1) from the database
+    read_by_sweep = _as_the_sweep_reads(api)
+    # When a change publishes v2 before the sweep writes its copy of v1
+    with django_capture_on_commit_callbacks(execute=True):
+        services.add_origin(actor=actor, api=api, value="https://new.example.com")
+    publishing.refresh(read_by_sweep)
+    # Then consumers are still served v2, not the older policy
+    found = store.get_document("billing")
+    assert found is not None
+    assert json.loads(found[0])["version"] == 2
+
+
+def test_republish__deleted_api_read_before_slug_reused__new_api_document_kept(
+    use_redis: redis.Redis, api: Api, actor: Actor, django_capture_on_commit_callbacks
+) -> None:
+    # Given the sweep has read billing at v2, which is then deleted and created again (v1)
+    api = services.update_api(actor=actor, api=api, name="Billing v2")
+    read_by_sweep = _as_the_sweep_reads(api)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.delete_api(actor=actor, api=api)
+        services.create_api(actor=actor, slug="billing", name="New billing", team=api.team)
+    # When the sweep writes its copy of the deleted API
+    publishing.refresh(read_by_sweep)
+    # Then the new API's document is served, not the deleted one's origins
+    found = store.get_document("billing")
+    assert found is not None
+    document = json.loads(found[0])
+    assert (document["version"], document["origins"]["exact"]) == (1, [])
 
 
 def test_prune_telemetry__old_rows__removed_recent_kept(api: Api) -> None:

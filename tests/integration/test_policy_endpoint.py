@@ -132,6 +132,27 @@ def test_get_policy__api_outside_scope_or_missing__same_404(
     assert "other" in not_mine.json()["detail"]
 
 
+def test_get_policy__api_deleted_and_slug_reused_by_other_team__404_even_when_cached(
+    client: Client,
+    use_redis: redis.Redis,
+    token: tuple[ServiceToken, str],
+    actor: Actor,
+    api: Api,
+    outsider: User,
+    other_team: Group,
+) -> None:
+    # Given the token for payments' billing was just used (so its scope is cached in Redis)
+    _, secret = token
+    assert _get(client, "/api/v1/policies/billing", secret).status_code == 200
+    # When billing is deleted and another team creates an API with the same slug
+    services.delete_api(actor=actor, api=api)
+    services.create_api(
+        actor=Actor.for_user(outsider), slug="billing", name="Search billing", team=other_team
+    )
+    # Then the old token cannot read the other team's policy
+    assert _get(client, "/api/v1/policies/billing", secret).status_code == 404
+
+
 def test_get_policy__after_write__new_version_at_once(
     client: Client,
     use_redis: redis.Redis,
