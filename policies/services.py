@@ -76,6 +76,15 @@ class ValidationFailed(ServiceError):
 # --- helpers -------------------------------------------------------------------------------
 
 
+def _ownable(team: Group) -> None:
+    # The read-only group is a role, not a team: an API it owned would be visible to every
+    # read-only user of every team.
+    if team.name == permissions.READ_ONLY_GROUP:
+        raise ValidationFailed(
+            {"team": [f"{team.name!r} is the read-only role, not a team: choose a team"]}
+        )
+
+
 def _authorise(actor: Actor, team: Group) -> None:
     if actor.type == ActorType.SYSTEM:
         return
@@ -243,6 +252,7 @@ def create_api(
     **settings: Any,
 ) -> Api:
     _authorise(actor, team)
+    _ownable(team)
     defaults: dict[str, Any] = {
         "description": "",
         "environment": Environment.DEVELOPMENT,
@@ -325,6 +335,7 @@ def update_api(
     _authorise(actor, api.team)
     if team is not None:
         _authorise(actor, team)
+        _ownable(team)
     cleaned, errors = _clean_fields(changes)
     if errors:
         raise ValidationFailed(errors)
@@ -458,6 +469,9 @@ def update_origin(
             {name: [f"{name} is not a field of an origin rule"] for name in unknown}
         )
     _authorise(actor, rule.api.team)
+    expires_at = changes.get("expires_at")
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationFailed({"expires_at": ["the expiry is in the past"]})
     kind = changes.get("kind", rule.kind)
     value = _clean_rule(kind, changes.get("value", rule.value))
     with transaction.atomic():
@@ -535,7 +549,7 @@ def expire_origins(*, now: datetime | None = None) -> int:
                 comment=f"expired at {rule.expires_at:%Y-%m-%d %H:%M} UTC",
                 action=AuditAction.ORIGIN_EXPIRED,
             )
-        except OriginRule.DoesNotExist:
+        except (OriginRule.DoesNotExist, Api.DoesNotExist):
             continue  # removed by someone else in the meantime
         expired += 1
     return expired

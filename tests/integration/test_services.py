@@ -191,3 +191,57 @@ def test_write__lint_findings__worst_severity_stored_on_api(api: Api, actor: Act
     api.refresh_from_db()
     # Then the stored status follows every version
     assert api.lint_status == "ok"
+
+
+def test_create_api__read_only_role_as_team__refused(db: None) -> None:
+    # Given the read-only role group
+    role = Group.objects.create(name="read-only")
+    # When a superuser (or the system) tries to make it own an API
+    with pytest.raises(services.ValidationFailed) as failure:
+        services.create_api(actor=Actor.system("t"), slug="x", name="X", team=role)
+    # Then it is refused: it would show the API to every read-only user
+    assert "read-only role" in failure.value.errors["team"][0]
+    assert not Api.objects.exists()
+
+
+def test_update_origin__expiry_in_past__refused(api: Api, actor: Actor) -> None:
+    rule = api.origins.get()
+    with pytest.raises(services.ValidationFailed) as failure:
+        services.update_origin(
+            actor=actor, rule=rule, expires_at=timezone.now() - timedelta(minutes=1)
+        )
+    assert failure.value.errors == {"expires_at": ["the expiry is in the past"]}
+    rule.refresh_from_db()
+    assert rule.expires_at is None
+
+
+def test_expire_origins__api_deleted_during_run__other_rules_still_expire(
+    api: Api, actor: Actor, team: Group
+) -> None:
+    # Given two expired rules on two APIs, the first of which vanishes mid-run
+    other = services.create_api(actor=actor, slug="other", name="Other", team=team)
+    soon = timezone.now() + timedelta(minutes=1)
+    services.add_origin(
+        actor=actor, api=api, value="https://a.preview.example.com", expires_at=soon
+    )
+    services.add_origin(
+        actor=actor, api=other, value="https://b.preview.example.com", expires_at=soon
+    )
+    real_remove = services.remove_origin
+    calls: list[int] = []
+
+    def remove_or_vanish(**kwargs):  # type: ignore[no-untyped-def]
+        calls.append(kwargs["rule"].pk)
+        if len(calls) == 1:
+            raise Api.DoesNotExist
+        return real_remove(**kwargs)
+
+    # When the expiry runs after both expired
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(services, "remove_origin", remove_or_vanish)
+        removed = services.expire_origins(now=soon + timedelta(minutes=1))
+    # Then the run went on past the vanished API
+    assert len(calls) == 2
+    assert removed == 1
+    assert not OriginRule.objects.filter(pk=calls[1]).exists()
+    assert OriginRule.objects.filter(pk=calls[0]).exists()
