@@ -709,8 +709,8 @@ def revoke_service_token(*, actor: Actor, token: ServiceToken, comment: str = ""
             )
         # Dropped now and again after commit: a request racing the commit may re-cache it.
         digest = current.digest
-        store.drop_token(digest)
-        transaction.on_commit(lambda: store.drop_token(digest))
+        store.revoke_token(digest)
+        transaction.on_commit(lambda: store.revoke_token(digest))
     token.revoked_at = current.revoked_at
 
 

@@ -120,7 +120,13 @@ def get_token(digest: str) -> dict[str, Any] | None:
     except redis.RedisError as exc:
         _warn("read token", exc)
         return None
-    return json.loads(raw) if raw else None
+    if not raw:
+        return None
+    entry: dict[str, Any] = json.loads(raw)
+    return entry
+
+
+REVOKED: dict[str, Any] = {"revoked": True}
 
 
 def put_token(digest: str, entry: dict[str, Any]) -> None:
@@ -128,19 +134,22 @@ def put_token(digest: str, entry: dict[str, Any]) -> None:
     if redis_client is None:
         return
     try:
-        redis_client.set(_name("token", digest), json.dumps(entry), ex=TOKEN_TTL_SECONDS)
+        # NX: a look-up that read the database just before a revocation committed must not
+        # overwrite the revocation's tombstone with a stale "valid".
+        redis_client.set(_name("token", digest), json.dumps(entry), ex=TOKEN_TTL_SECONDS, nx=True)
     except redis.RedisError as exc:
         _warn("store token", exc)
 
 
-def drop_token(digest: str) -> None:
+def revoke_token(digest: str) -> None:
+    """Replace the cached entry by a tombstone that outlives any look-up still in flight."""
     redis_client = client()
     if redis_client is None:
         return
     try:
-        redis_client.delete(_name("token", digest))
+        redis_client.set(_name("token", digest), json.dumps(REVOKED), ex=TOKEN_TTL_SECONDS)
     except redis.RedisError as exc:
-        _warn("drop token", exc)
+        _warn("revoke token", exc)
 
 
 def drop_tokens_for_api(digests: list[str]) -> None:

@@ -89,6 +89,8 @@ class ServiceTokenAuthentication(BaseAuthentication):
     def _lookup(self, digest: str) -> ServicePrincipal | None:
         entry = store.get_token(digest)
         if entry is not None:
+            if entry.get("revoked"):
+                return None
             return ServicePrincipal.from_cache_entry(entry)
         token = ServiceToken.objects.usable(timezone.now()).filter(digest=digest).first()
         if token is None:

@@ -320,3 +320,18 @@ def test_resilient_cache__redis_gone__misses_not_errors() -> None:
     assert cache.add("k", 1) is False
     assert cache.get_many(["a", "b"]) == {}
     cache.set("k", 1)  # no exception
+
+
+def test_revoke__lookup_in_flight_caches_old_entry__tombstone_wins(
+    client: Client, use_redis: redis.Redis, token: tuple[ServiceToken, str], actor: Actor
+) -> None:
+    # Given a request that read the token from the database just before the revocation
+    stored, secret = token
+    from policies.secrets import digest_of
+
+    in_flight = {"id": stored.pk, "name": stored.name, "apis": ["billing"], "expires_at": None}
+    # When the revocation lands, and only then the in-flight request caches what it read
+    services.revoke_service_token(actor=actor, token=stored)
+    store.put_token(digest_of(secret), in_flight)
+    # Then the token is still refused
+    assert _get(client, "/api/v1/policies/billing", secret).status_code == 401
