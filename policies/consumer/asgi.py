@@ -16,11 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Unpack
 
 from policies.consumer._http import CORS_REQUEST_HEADERS, merge_headers
-from policies.consumer.client import DEFAULT_REDIS_PREFIX, PolicyClient
+from policies.consumer.client import ClientOptions, PolicyClient, client_for
 
 __all__ = ["CorsMiddleware"]
 
@@ -50,33 +50,11 @@ class CorsMiddleware:
         self,
         app: ASGIApp,
         *,
-        url: str | None = None,
-        token: str | None = None,
-        apis: Sequence[str] | str = (),
-        redis_url: str | None = None,
-        redis_prefix: str = DEFAULT_REDIS_PREFIX,
-        interval: float = 30.0,
-        bootstrap_file: str | os.PathLike[str] | None = None,
-        cache_file: str | os.PathLike[str] | None = None,
-        timeout: float = 2.0,
-        service: str | None = None,
-        telemetry_interval: float = 60.0,
         client: PolicyClient | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
         self.app = app
-        self.client = client or PolicyClient(
-            url,
-            token,
-            apis,
-            redis_url=redis_url,
-            redis_prefix=redis_prefix,
-            interval=interval,
-            bootstrap_file=bootstrap_file,
-            cache_file=cache_file,
-            timeout=timeout,
-            service=service,
-            telemetry_interval=telemetry_interval,
-        )
+        self.client = client_for(client, options)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":

@@ -38,7 +38,7 @@ import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 import httpx
 import redis
@@ -142,6 +142,32 @@ def config_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "service": env.get("CORSADMIN_SERVICE") or None,
         "telemetry_interval": float(env.get("CORSADMIN_TELEMETRY_INTERVAL") or 60),
     }
+
+
+class ClientOptions(TypedDict, total=False):
+    """The keywords every middleware takes (design.md, "Consumer configuration")."""
+
+    url: str | None
+    token: str | None
+    apis: Sequence[str] | str
+    redis_url: str | None
+    redis_prefix: str
+    interval: float
+    bootstrap_file: str | os.PathLike[str] | None
+    cache_file: str | os.PathLike[str] | None
+    timeout: float
+    service: str | None
+    telemetry_interval: float
+
+
+def client_for(client: PolicyClient | None, options: ClientOptions) -> PolicyClient:
+    """The middleware's client: the one given, or one built from the keywords."""
+    if client is not None:
+        if options:
+            raise ConfigurationError("pass either client= or its options, not both")
+        return client
+    rest: dict[str, Any] = {k: v for k, v in options.items() if k not in ("url", "token", "apis")}
+    return PolicyClient(options.get("url"), options.get("token"), options.get("apis", ()), **rest)
 
 
 def refusal_kind(decision: Decision, policy: CompiledPolicy | None) -> str:

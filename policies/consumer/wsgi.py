@@ -19,13 +19,12 @@ No Django import.
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from types import TracebackType
-from typing import Any
+from typing import Any, Unpack
 
 from policies.consumer._http import REASONS, from_environ, merge_headers
-from policies.consumer.client import DEFAULT_REDIS_PREFIX, PolicyClient
+from policies.consumer.client import ClientOptions, PolicyClient, client_for
 
 __all__ = ["CorsMiddleware"]
 
@@ -43,33 +42,11 @@ class CorsMiddleware:
         self,
         app: WSGIApp,
         *,
-        url: str | None = None,
-        token: str | None = None,
-        apis: Sequence[str] | str = (),
-        redis_url: str | None = None,
-        redis_prefix: str = DEFAULT_REDIS_PREFIX,
-        interval: float = 30.0,
-        bootstrap_file: str | os.PathLike[str] | None = None,
-        cache_file: str | os.PathLike[str] | None = None,
-        timeout: float = 2.0,
-        service: str | None = None,
-        telemetry_interval: float = 60.0,
         client: PolicyClient | None = None,
+        **options: Unpack[ClientOptions],
     ) -> None:
         self.app = app
-        self.client = client or PolicyClient(
-            url,
-            token,
-            apis,
-            redis_url=redis_url,
-            redis_prefix=redis_prefix,
-            interval=interval,
-            bootstrap_file=bootstrap_file,
-            cache_file=cache_file,
-            timeout=timeout,
-            service=service,
-            telemetry_interval=telemetry_interval,
-        )
+        self.client = client_for(client, options)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         host = environ.get("HTTP_HOST") or (

@@ -250,3 +250,16 @@ def test_own_origin__allowed_request__not_computed_refused_same_origin__not_coun
     harness.request("POST", "/api/items", {"Origin": "http://localhost", "Host": "localhost"})
     assert calls == ["http://localhost"]
     assert harness.policy_client.report_payload()["refused"] == []
+
+
+def test_middleware__client_and_options_together__configuration_error() -> None:
+    from policies.consumer import asgi, wsgi
+    from policies.consumer.client import ConfigurationError
+
+    for middleware in (wsgi.CorsMiddleware, asgi.CorsMiddleware):
+        # A ready client and its options at once is ambiguous: refused
+        with pytest.raises(ConfigurationError, match="either client= or its options"):
+            middleware(lambda *a: None, client=object(), url="http://x")  # type: ignore[arg-type]
+        # Without a client, the keywords build one, validated by it
+        with pytest.raises(ConfigurationError, match="apis"):
+            middleware(lambda *a: None, url="http://x", token="cors_x")  # type: ignore[arg-type]
