@@ -614,11 +614,16 @@ def rollback(
 # --- tokens ----------------------------------------------------------------------------------
 
 
-def _token_state(token: ServiceToken, slugs: list[str]) -> dict[str, Any]:
+def _token_state(token: ServiceToken, apis: Sequence[Api], seen_from: Api | None) -> dict[str, Any]:
+    """The token as an event about `seen_from` records it. Whoever can see that API's events
+    sees the token's other APIs of the same team by name, and only a count of the rest:
+    another team's API names are not theirs to learn."""
+    same_team = [a for a in apis if seen_from is None or a.team_id == seen_from.team_id]
     return {
         "name": token.name,
         "prefix": token.prefix,
-        "apis": slugs,
+        "apis": sorted(a.slug for a in same_team),
+        "other_teams_apis": len(apis) - len(same_team),
         "expires_at": token.expires_at.isoformat() if token.expires_at else None,
         "revoked_at": token.revoked_at.isoformat() if token.revoked_at else None,
     }
@@ -648,7 +653,6 @@ def issue_service_token(
     for api in apis:
         _authorise(actor, api.team)
     new = secrets.new_secret(secrets.SERVICE_PREFIX)
-    slugs = sorted(api.slug for api in apis)
     with transaction.atomic():
         token = ServiceToken.objects.create(
             name=name,
@@ -668,7 +672,7 @@ def issue_service_token(
                 object_type="service_token",
                 object_id=token.pk,
                 object_repr=str(token),
-                after=_token_state(token, slugs),
+                after=_token_state(token, apis, api),
                 comment=comment,
             )
     return token, new.secret
@@ -688,8 +692,6 @@ def revoke_service_token(*, actor: Actor, token: ServiceToken, comment: str = ""
         current = ServiceToken.objects.select_for_update().get(pk=token.pk)
         if current.revoked_at is not None:
             return
-        slugs = sorted(api.slug for api in apis)
-        before = _token_state(current, slugs)
         current.revoked_at = timezone.now()
         current.save(update_fields=["revoked_at"])
         targets: list[Api | None] = [*apis] if apis else [None]
@@ -703,8 +705,8 @@ def revoke_service_token(*, actor: Actor, token: ServiceToken, comment: str = ""
                 object_type="service_token",
                 object_id=current.pk,
                 object_repr=str(current),
-                before=before,
-                after=_token_state(current, slugs),
+                before={**_token_state(current, apis, api_or_none), "revoked_at": None},
+                after=_token_state(current, apis, api_or_none),
                 comment=comment,
             )
         # Dropped now and again after commit: a request racing the commit may re-cache it.

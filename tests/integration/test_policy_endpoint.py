@@ -335,3 +335,25 @@ def test_revoke__lookup_in_flight_caches_old_entry__tombstone_wins(
     store.put_token(digest_of(secret), in_flight)
     # Then the token is still refused
     assert _get(client, "/api/v1/policies/billing", secret).status_code == 401
+
+
+def test_token_events__token_spans_two_teams__each_team_sees_only_its_api_names(
+    api: Api, other_team: Group
+) -> None:
+    # Given a superuser issues one token for APIs of two teams
+    root = User.objects.create_superuser("root2", password="pw-root-12345")
+    other = services.create_api(
+        actor=Actor.for_user(root), slug="secret-project", name="S", team=other_team
+    )
+    token, _ = services.issue_service_token(actor=Actor.for_user(root), name="t", apis=[api, other])
+    services.revoke_service_token(actor=Actor.for_user(root), token=token)
+    # Then the events about billing name billing only, and count the other team's API
+    for action in ("token.issued", "token.revoked"):
+        event = AuditEvent.objects.get(action=action, api_slug="billing")
+        assert event.after["apis"] == ["billing"]
+        assert event.after["other_teams_apis"] == 1
+        assert "secret-project" not in str(event.before) + str(event.after)
+    revoked = AuditEvent.objects.get(action="token.revoked", api_slug="billing")
+    assert {"field": "revoked_at", "before": None, "after": revoked.after["revoked_at"]} in (
+        revoked.diff
+    )
