@@ -258,18 +258,33 @@ class TokenQuerySet(models.QuerySet[Any]):
         )
 
 
-class ServiceToken(models.Model):
-    """A consumer service's read-only credential for the policy documents of some APIs.
-
-    Only the SHA-256 digest of the secret is stored; `prefix` (the first characters) is kept
-    so people can tell tokens apart and secret scanners' hits can be matched.
-    """
+class Token(models.Model):
+    """What both kinds of token hold. Only the SHA-256 digest of the secret is stored;
+    `prefix` (its first characters) lets people tell tokens apart and match a secret
+    scanner's hit."""
 
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16)
     digest = models.CharField(max_length=64, unique=True)
-    apis = models.ManyToManyField(Api, related_name="service_tokens")
     created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TokenQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+        ordering: ClassVar[list[str]] = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+
+class ServiceToken(Token):
+    """A consumer service's read-only credential for the policy documents of some APIs."""
+
+    apis = models.ManyToManyField(Api, related_name="service_tokens")
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -277,40 +292,20 @@ class ServiceToken(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
     )
-    expires_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
 
-    objects = TokenQuerySet.as_manager()
-
-    class Meta:
-        ordering: ClassVar[list[str]] = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.prefix}…)"
+    class Meta(Token.Meta):
+        pass
 
 
-class AccessToken(models.Model):
+class AccessToken(Token):
     """A person's token for scripts calling the management API as that person."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="access_tokens"
     )
-    name = models.CharField(max_length=100)
-    prefix = models.CharField(max_length=16)
-    digest = models.CharField(max_length=64, unique=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField(null=True, blank=True)
-    revoked_at = models.DateTimeField(null=True, blank=True)
-    last_used_at = models.DateTimeField(null=True, blank=True)
 
-    objects = TokenQuerySet.as_manager()
-
-    class Meta:
-        ordering: ClassVar[list[str]] = ["-created_at"]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.prefix}…)"
+    class Meta(Token.Meta):
+        pass
 
 
 # --- consumer telemetry (POST /api/v1/reports) ------------------------------------------------
