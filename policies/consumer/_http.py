@@ -47,6 +47,17 @@ def from_environ(environ: Mapping[str, object]) -> dict[str, str]:
     return headers
 
 
+def host_from_environ(environ: Mapping[str, object]) -> str | None:
+    """The request's host (and port) from a WSGI environ or Django's ``request.META``."""
+    host = environ.get("HTTP_HOST")
+    if host:
+        return str(host)
+    name, port = environ.get("SERVER_NAME"), environ.get("SERVER_PORT")
+    if not name:
+        return None
+    return f"{name}:{port}" if port else str(name)
+
+
 def merge_headers(
     existing: Iterable[tuple[str, str]], cors: Mapping[str, str]
 ) -> list[tuple[str, str]]:

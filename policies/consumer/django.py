@@ -26,7 +26,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 
-from policies.consumer._http import CORS_RESPONSE_HEADERS, from_environ
+from policies.consumer._http import CORS_RESPONSE_HEADERS, from_environ, host_from_environ
 from policies.consumer.client import DEFAULT_REDIS_PREFIX, ConfigurationError, PolicyClient
 from policies.cors import merge_vary
 
@@ -114,14 +114,6 @@ def apply(response: HttpResponseBase, cors: dict[str, str]) -> None:
         response["Vary"] = vary
 
 
-def _host(meta: dict[str, Any]) -> str | None:
-    host = meta.get("HTTP_HOST")
-    if host:
-        return str(host)
-    name, port = meta.get("SERVER_NAME"), meta.get("SERVER_PORT")
-    return f"{name}:{port}" if name and port else name
-
-
 class CorsMiddleware:
     sync_capable = True
     async_capable = False
@@ -137,7 +129,7 @@ class CorsMiddleware:
             request.path_info,
             from_environ(request.META),
             scheme=request.scheme or "http",
-            host=_host(request.META),
+            host=host_from_environ(request.META),
         )
         if result is None or not result[0].applies:
             return self.get_response(request)

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any, Unpack
 
-from policies.consumer._http import REASONS, from_environ, merge_headers
+from policies.consumer._http import REASONS, from_environ, host_from_environ, merge_headers
 from policies.consumer.client import ClientOptions, PolicyClient, client_for
 
 __all__ = ["CorsMiddleware"]
@@ -49,17 +49,12 @@ class CorsMiddleware:
         self.client = client_for(client, options)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        host = environ.get("HTTP_HOST") or (
-            f"{environ.get('SERVER_NAME')}:{environ.get('SERVER_PORT')}"
-            if environ.get("SERVER_NAME")
-            else None
-        )
         result = self.client.decide(
             environ.get("REQUEST_METHOD", "GET"),
             environ.get("PATH_INFO") or "/",
             from_environ(environ),
             scheme=environ.get("wsgi.url_scheme", "http"),
-            host=host,
+            host=host_from_environ(environ),
         )
         if result is None:
             return self.app(environ, start_response)

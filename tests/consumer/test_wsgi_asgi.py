@@ -263,3 +263,21 @@ def test_middleware__client_and_options_together__configuration_error() -> None:
         # Without a client, the keywords build one, validated by it
         with pytest.raises(ConfigurationError, match="apis"):
             middleware(lambda *a: None, url="http://x", token="cors_x")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("environ", "host"),
+    [
+        ({"HTTP_HOST": "api.example.com:8443", "SERVER_NAME": "x"}, "api.example.com:8443"),
+        ({"SERVER_NAME": "api.internal", "SERVER_PORT": "8080"}, "api.internal:8080"),
+        ({"SERVER_NAME": "api.internal"}, "api.internal"),
+        ({}, None),
+    ],
+    ids=["host-header", "server-name-and-port", "server-name-only", "nothing"],
+)
+def test_host_from_environ__wsgi_and_django_meta__host_for_own_origin(
+    environ: dict[str, str], host: str | None
+) -> None:
+    from policies.consumer._http import host_from_environ
+
+    assert host_from_environ(environ) == host
