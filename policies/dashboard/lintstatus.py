@@ -6,6 +6,8 @@ filter is one indexed condition however many APIs there are.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 
 from policies.documents import compile_document
@@ -19,9 +21,11 @@ STATUSES: tuple[tuple[str, str], ...] = (
 )
 
 
-def findings_for(api: Api) -> list[Finding]:
-    """The findings of an API's current document (origins prefetched if possible)."""
-    return lint_document(compile_document(api), environment=api.environment)
+def findings_for(api: Api, document: dict[str, Any] | None = None) -> list[Finding]:
+    """The findings of an API's current document (pass it when already compiled)."""
+    if document is None:
+        document = compile_document(api)
+    return lint_document(document, environment=api.environment)
 
 
 def filter_by_status(queryset: QuerySet[Api], wanted: str) -> QuerySet[Api]:

@@ -172,7 +172,7 @@ def _origins_context(
         "edit_form": edit_form,
         "notice": notice,
         "problem": problem,
-        "findings": lintstatus.findings_for(api),
+        "findings": lintstatus.findings_for(api, document),
         "document": document,
         "document_json": display.pretty_json(document),
     }
