@@ -89,6 +89,16 @@ DATABASES = {
         conn_max_age=env.integer("DATABASE_CONN_MAX_AGE", 60),
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The embedded database serves several worker processes and threads (web requests,
+    # consumer reports, the expiry loop). Writers take the lock when their transaction
+    # begins (IMMEDIATE) and wait for it, instead of failing with "database is locked" when
+    # a read-then-write transaction cannot upgrade; WAL lets readers run beside a writer.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.text("REDIS_URL")
