@@ -539,7 +539,7 @@ _FSM_ORIGIN = _FSM_SCHEME + rf"(?:{_FSM_LABEL}(?:\.{_FSM_LABEL})*\.?|\[[0-9a-f:.
 MAX_ANALYSED_REPETITION = 253
 _REPETITION = re.compile(r"\{([0-9]+)(?:(,)([0-9]*))?\}")
 _ESCAPED_CLASSES = frozenset("dDwWsS")
-_HOST_TOKEN = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*")
+_HOST_TOKEN = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*|\[[0-9a-f:.]+\]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -575,7 +575,7 @@ def containment_escape(pattern: str) -> Escape | None:
     exact, named = _named(runs)
     matched = rule & _origin_fsm()
     if exact:
-        matched = matched - _under(exact, subdomains=False)
+        matched = matched - _under(frozenset(exact), subdomains=False)
     escaped = _escaped(matched, named)
     if escaped is None:
         return None
@@ -594,19 +594,20 @@ def _escaped(matched: Any, named: set[str]) -> Any | None:
     host under `s3.amazonaws.com` is someone else's even though `amazonaws.com` is named.
     Within such a suffix only the named domains under it count, recursively.
     """
-    outside = matched - _under(named) if named else matched
+    outside = matched - _under(frozenset(named)) if named else matched
     if not outside.empty():
         return outside
     for domain in sorted(named):
         for suffix in _reachable_suffixes(matched, _suffixes_below(domain)):
-            inside = matched & _under({suffix})
+            inside = matched & _under(frozenset({suffix}))
             escaped = _escaped(inside, {n for n in named if n.endswith("." + suffix)})
             if escaped is not None:
                 return escaped
     return None
 
 
-def _under(hosts: set[str], *, subdomains: bool = True) -> Any:
+@functools.lru_cache(maxsize=256)
+def _under(hosts: frozenset[str], *, subdomains: bool = True) -> Any:
     """Origins (any scheme and port) whose host is one of `hosts` or, with `subdomains`,
     under one of them; a trailing dot is the same host."""
     prefix = rf"(?:{_FSM_LABEL}\.)*" if subdomains else ""
@@ -764,7 +765,7 @@ def _named(runs: list[str]) -> tuple[set[str], set[str]]:
         for token in _HOST_TOKEN.findall(run):
             exact.add(token)
             labels = token.split(".")
-            if labels[-1].isdigit():
+            if token.startswith("[") or labels[-1].isdigit():
                 continue  # an address, not a name: only the exact host is named
             for index in range(len(labels)):
                 suffix = ".".join(labels[index:])
