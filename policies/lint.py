@@ -41,10 +41,12 @@ __all__ = [
     "ENVIRONMENTS",
     "Finding",
     "Severity",
+    "escape_bare_dots",
     "has_errors",
     "lint_document",
     "lint_origin_regex",
     "lower_case_regex",
+    "suggest_origin_regex",
 ]
 
 ENVIRONMENTS = frozenset({"production", "staging", "development"})
@@ -410,12 +412,11 @@ def lint_origin_regex(pattern: str, *, credentials: bool) -> list[Finding]:
     Used by `import_cors` to check the replacement it suggests.
     """
     findings: list[Finding] = []
-    dots = [index for index, char in scan_regex(pattern) if char == "."]
-    bare = [i for i in dots if pattern[i + 1 : i + 2] not in _QUANTIFIERS]
+    bare = _bare_dots(pattern)
     checked = pattern
     if bare:
         # ERROR: `app.example\.com` also matches `appXexample.com`, which anyone can buy.
-        checked = "".join("\\." if i in bare else char for i, char in enumerate(pattern))
+        checked = escape_bare_dots(pattern)
         before = pattern[max(0, bare[0] - 12) : bare[0]]
         findings.append(
             Finding(
@@ -459,6 +460,35 @@ def lint_origin_regex(pattern: str, *, credentials: bool) -> list[Finding]:
             )
         )
     return findings
+
+
+def _bare_dots(pattern: str) -> list[int]:
+    """Indexes of each '.' that is syntax ("any character") and not a deliberate '.*', '.+'."""
+    dots = [index for index, char in scan_regex(pattern) if char == "."]
+    return [i for i in dots if pattern[i + 1 : i + 2] not in _QUANTIFIERS]
+
+
+def escape_bare_dots(pattern: str) -> str:
+    """`pattern` with each bare '.' (see `regex-unescaped-dot`) written as '\\.'."""
+    bare = set(_bare_dots(pattern))
+    return "".join("\\." if i in bare else char for i, char in enumerate(pattern))
+
+
+def suggest_origin_regex(pattern: str) -> str | None:
+    """A rewrite of an origin regex that lints without errors, or None when there is none.
+
+    Lower case and escaped dots are the only rewrites (they never widen the pattern); a
+    pattern that still matches origins outside the domains it names, or that RE2 refuses or
+    that is not anchored, has no suggestion: its author must say what was meant.
+    """
+    candidate = escape_bare_dots(lower_case_regex(pattern.strip()))
+    try:
+        validate_regex(candidate)
+    except OriginError:
+        return None
+    if has_errors(lint_origin_regex(candidate, credentials=True)):
+        return None
+    return candidate
 
 
 def lower_case_regex(pattern: str) -> str:
