@@ -47,6 +47,7 @@ __all__ = [
     "decide",
     "decide_without_policy",
     "merge_vary",
+    "re2_error_text",
     "wildcard_to_regex",
 ]
 
@@ -365,10 +366,16 @@ def _compile_regex(pattern: str, where: str) -> None:
     try:
         re2.compile(pattern, _re2_options())
     except re2.error as exc:
-        detail = exc.args[0] if exc.args else exc
-        if isinstance(detail, bytes):
-            detail = detail.decode("utf-8", "replace")
+        detail = re2_error_text(exc)
         raise DocumentError(f"{where}: {pattern!r} is not a valid RE2 regex: {detail}") from exc
+
+
+def re2_error_text(exc: BaseException) -> str:
+    """The message of an ``re2.error``: RE2 gives bytes, Python code may give text or none."""
+    detail = exc.args[0] if exc.args else ""
+    if isinstance(detail, bytes):
+        return detail.decode("utf-8", "replace")
+    return str(detail)
 
 
 def _get(mapping: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:

@@ -392,10 +392,9 @@ def _check_regexes(policy: _Policy, environment: str) -> Iterator[Finding]:
     for pattern, _ in policy.regex:
         yield from lint_origin_regex(pattern, credentials=policy.credentials)
     for wildcard in policy.wildcard:
-        try:
-            escape = containment_escape(wildcard_to_regex(wildcard))
-        except ValueError:  # the engine's DocumentError; origins.py accepted it
-            continue
+        # origins.canonical_wildcard accepted it, so the engine does too (an invariant the
+        # tests hold; were it broken, the DocumentError is a programming error and raises).
+        escape = containment_escape(wildcard_to_regex(wildcard))
         if escape is not None:
             yield _escape_finding(wildcard, escape, credentials=policy.credentials)
 
@@ -715,7 +714,7 @@ def _check_methods(policy: _Policy, environment: str) -> Iterator[Finding]:
 def _check_shadowed(policy: _Policy, environment: str) -> Iterator[Finding]:
     # WARNING: harmless, but a reviewer removing the broad rule will not expect the narrow
     # one to stop working, and one removing the narrow rule will not expect it to keep working.
-    wildcards = [(rule, compiled) for rule in policy.wildcard if (compiled := _wildcard(rule))]
+    wildcards = [(rule, _compile(wildcard_to_regex(rule))) for rule in policy.wildcard]
     covers = wildcards + policy.regex
     for origin in policy.exact:
         cover = next((rule for rule, compiled in covers if compiled.fullmatch(origin)), None)
@@ -734,13 +733,6 @@ def _check_shadowed(policy: _Policy, environment: str) -> Iterator[Finding]:
         )
         if cover is not None:
             yield _shadowed(wildcard, cover)
-
-
-def _wildcard(rule: str) -> Any:
-    try:
-        return _compile(wildcard_to_regex(rule))
-    except ValueError:  # the engine's DocumentError; origins.py accepted it, so unexpected
-        return None
 
 
 def _shadowed(value: str, cover: str) -> Finding:

@@ -35,7 +35,7 @@ import interegular
 import re2
 from publicsuffixlist import PublicSuffixList
 
-from policies.cors import MAX_ORIGIN_LENGTH
+from policies.cors import MAX_ORIGIN_LENGTH, re2_error_text
 
 __all__ = [
     "MAX_ANALYSED_REPETITION",
@@ -225,11 +225,8 @@ def _compile(pattern: str) -> None:
     try:
         re2.compile(pattern, options)
     except re2.error as exc:
-        reason = exc.args[0] if exc.args else ""
-        if isinstance(reason, bytes):
-            reason = reason.decode("utf-8", "replace")
         raise OriginError(
-            f"the pattern is not a valid RE2 regular expression: {reason} (RE2 has no "
+            f"the pattern is not a valid RE2 regular expression: {re2_error_text(exc)} (RE2 has no "
             f"lookaround and no backreferences)",
             code="regex-invalid",
         ) from None
@@ -473,10 +470,7 @@ def _ascii_label(label: str, host: str) -> str:
 
 
 def _label_problem(label: str) -> str:
-    if "*" in label:
-        return (
-            f"'*' is only allowed as the whole leftmost label of a wildcard rule, not in '{label}'"
-        )
+    # ('*' never gets here: exact origins and wildcards refuse it before parsing labels.)
     bad = next((char for char in label if not (char.isalnum() or char == "-")), None)
     if bad is not None:
         return f"'{bad}' is not allowed in a host name ('{label}'): use letters, digits and hyphens"
@@ -798,11 +792,10 @@ def _shortest(fsm: Any) -> str:
     """The shortest string `fsm` accepts, preferring letters, then digits, at each step."""
     live = {state for state in fsm.states if fsm.islive(state)}
     parent: dict[Any, tuple[Any, str] | None] = {fsm.initial: None}
-    queue = collections.deque([fsm.initial])
-    while queue:
-        state = queue.popleft()
-        if state in fsm.finals:
-            break
+    queue: collections.deque[Any] = collections.deque()
+    state = fsm.initial
+    # `fsm` accepts something, so the search reaches a final state before the queue empties.
+    while state not in fsm.finals:
         best: dict[Any, str] = {}
         for transition, target in fsm.map.get(state, {}).items():
             symbols = [s for s in fsm.alphabet.by_transition[transition] if isinstance(s, str)]
@@ -813,6 +806,7 @@ def _shortest(fsm: Any) -> str:
         for target, symbol in sorted(best.items(), key=lambda item: _niceness(item[1])):
             parent[target] = (state, symbol)
             queue.append(target)
+        state = queue.popleft()
     text: list[str] = []
     step = parent[state]
     while step is not None:
