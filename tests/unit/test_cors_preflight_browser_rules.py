@@ -180,3 +180,37 @@ def test_compile__max_age_zero_and_absent__both_compile() -> None:
 
     assert compile_policy(document).mode == "enforce"
     assert compile_policy(policy(max_age=0)).mode == "enforce"
+
+
+@pytest.mark.parametrize(
+    ("max_age", "header", "lint_rule"),
+    [
+        pytest.param(None, None, None, id="absent"),
+        pytest.param(0, "0", "max-age-zero", id="zero"),
+        pytest.param(1, "1", None, id="one"),
+        pytest.param(7200, "7200", None, id="chromium-cap"),
+        pytest.param(7201, "7201", "max-age-above-browser-cap", id="above-chromium-cap"),
+        pytest.param(86400, "86400", "max-age-above-browser-cap", id="hard-cap"),
+        pytest.param(86401, "86401", "max-age-over-limit", id="above-hard-cap"),
+    ],
+)
+def test_max_age__engine_header_and_lint__agree(
+    max_age: int | None, header: str | None, lint_rule: str | None
+) -> None:
+    from policies.lint import lint_document
+
+    # Given a policy with this max_age
+    document = policy(max_age=max_age)
+
+    # When a preflight is answered and the document linted
+    sent = preflight(max_age=max_age).headers.get("Access-Control-Max-Age")
+    rules = {f.rule for f in lint_document(document, environment="production") if "max" in f.rule}
+
+    # Then the header is the value as written, and lint's words match what is sent
+    assert sent == header
+    assert rules == ({lint_rule} if lint_rule else set())
+    if lint_rule == "max-age-zero":
+        (finding,) = [
+            f for f in lint_document(document, environment="production") if f.rule == lint_rule
+        ]
+        assert "a preflight before every request" in finding.message
