@@ -182,7 +182,9 @@ def manage(env: dict[str, str], *args: str) -> str:
 
 
 def wrk(url: str, headers: dict[str, str], seconds: int, connections: int, threads: int) -> float:
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s"]
+    # A generous timeout: 2 sync workers queue the connections, and on a busy machine a
+    # queued request can wait over wrk's default 2 s (it would count as a socket error).
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--timeout", "30s"]
     for name, value in headers.items():
         command += ["-H", f"{name}: {value}"]
     result = subprocess.run(
