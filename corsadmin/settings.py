@@ -89,6 +89,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         env.text("DATABASE_URL", f"sqlite:///{VAR_DIR / 'corsadmin.sqlite3'}"),
         conn_max_age=env.integer("DATABASE_CONN_MAX_AGE", 60),
+        # A kept connection is checked before each request reuses it: after a database
+        # restart the first request of every worker would otherwise fail with a 500.
+        conn_health_checks=env.flag("DATABASE_CONN_HEALTH_CHECKS", default=True),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -169,6 +172,12 @@ REST_FRAMEWORK = {
         "policies.api.authentication.AccessTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # JSON bodies nested deeper than a few dozen levels are a 400 (policies/api/parsers.py).
+    "DEFAULT_PARSER_CLASSES": [
+        "policies.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_THROTTLE_RATES": {"policy": env.text("CORSADMIN_POLICY_RATE", "600/minute")},
 }
 SPECTACULAR_SETTINGS = {
@@ -210,6 +219,13 @@ CORSADMIN_SIGNING_KEY_FILE = env.text(
 CORSADMIN_DB_CHECK_SECONDS = float(env.text("CORSADMIN_DB_CHECK_SECONDS", "0.5"))
 # Per-token rate limit of the policy endpoint ("<n>/<second|minute|hour|day>").
 CORSADMIN_POLICY_RATE = env.text("CORSADMIN_POLICY_RATE", "600/minute")
+# What consumer telemetry may store per API: distinct refused (origin, reason) counters per
+# hour, and consumer instances; past these, new ones are refused (counts of known ones add).
+CORSADMIN_TELEMETRY_MAX_ORIGINS = env.integer("CORSADMIN_TELEMETRY_MAX_ORIGINS", 1000)
+CORSADMIN_TELEMETRY_MAX_INSTANCES = env.integer("CORSADMIN_TELEMETRY_MAX_INSTANCES", 1000)
+# Origin rules one API may hold: a policy is read by every consumer on every poll, and the
+# API's page lists them (paginated); a list this long is almost always a mistake.
+CORSADMIN_MAX_ORIGINS_PER_API = env.integer("CORSADMIN_MAX_ORIGINS_PER_API", 1000)
 
 LOGGING = {
     "version": 1,

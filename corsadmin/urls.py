@@ -11,3 +11,6 @@ urlpatterns = [
     path("api/", include("policies.api.urls")),
     path("", include("policies.dashboard.urls")),
 ]
+
+# A malformed dashboard parameter is a 400 that names it (policies/dashboard/params.py).
+handler400 = "policies.dashboard.errors.bad_request"

@@ -7,12 +7,15 @@ commands and Celery tasks call these functions and never write the models themse
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib.auth.models import Group, User
 from django.db import IntegrityError, transaction
+from django.db.models import Count
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -74,6 +77,31 @@ class ValidationFailed(ServiceError):
 
 
 # --- helpers -------------------------------------------------------------------------------
+
+
+def _check_origin_count(count: int, *, field: str) -> None:
+    """Raise `ValidationFailed` on ``field`` when an API would hold more than
+    ``CORSADMIN_MAX_ORIGINS_PER_API`` origin rules (every consumer reads them all on every
+    poll; a list that long almost always wants a wildcard or a regex)."""
+    from django.conf import settings
+
+    limit = int(settings.CORSADMIN_MAX_ORIGINS_PER_API)
+    if count > limit:
+        raise ValidationFailed(
+            {
+                field: [
+                    f"an API holds at most {limit} origin rules (CORSADMIN_MAX_ORIGINS_PER_API); "
+                    f"this would make {count}: use a wildcard or a regex rule for a family "
+                    "of origins"
+                ]
+            }
+        )
+
+
+def _person(actor: Actor) -> User | None:
+    """Who a new object is "created by": the person, or the owner of the personal token
+    they acted with (the audit event names the token); None for the system."""
+    return actor.user if actor.type in (ActorType.USER, ActorType.TOKEN) else None
 
 
 def _ownable(team: Group) -> None:
@@ -267,6 +295,8 @@ def create_api(
         "allow_null": False,
         "allow_all": False,
     }
+    origins = list(origins)
+    _check_origin_count(len(origins), field="origins")
     cleaned, errors = _clean_fields({**defaults, **settings, "name": name})
     slug = (slug or "").strip()
     try:
@@ -288,7 +318,7 @@ def create_api(
                 note=str(spec.get("note", ""))[:500],
                 enabled=bool(spec.get("enabled", True)),
                 expires_at=spec.get("expires_at"),
-                created_by=actor.user if actor.type == ActorType.USER else None,
+                created_by=_person(actor),
             )
         )
     if errors:
@@ -301,8 +331,7 @@ def create_api(
     with transaction.atomic():
         if Api.objects.filter(slug=slug).exists():
             raise ValidationFailed({"slug": [f"an API with the slug {slug!r} already exists"]})
-        if actor.type == ActorType.USER:
-            api.created_by_id = actor.id
+        api.created_by = _person(actor)
         api.save()
         for rule in rules:
             rule.api = api
@@ -419,6 +448,7 @@ def add_origin(
     with transaction.atomic():
         locked = _lock(api, expected_version)
         rules = list(locked.origins.all())
+        _check_origin_count(len(rules) + 1, field="value")
         if any(r.kind == kind and r.value == canonical for r in rules):
             raise ValidationFailed({"value": [f"{canonical} is already listed"]})
         rule = OriginRule(
@@ -428,7 +458,7 @@ def add_origin(
             note=note[:500],
             enabled=enabled,
             expires_at=expires_at,
-            created_by=actor.user if actor.type == ActorType.USER else None,
+            created_by=_person(actor),
         )
         findings = check_state(api_state(locked, [*rules, rule]), version=locked.version + 1)
         try:
@@ -589,6 +619,7 @@ def rollback(
         ]
         # An origin whose temporary allowance has run out stays expired.
         restored_rules = [r for r in restored_rules if r.expires_at is None or r.expires_at > now]
+        _check_origin_count(len(restored_rules), field="origins")
         for name in EDITABLE_FIELDS:
             setattr(locked, name, target.state[name])
         after = api_state(locked, restored_rules)
@@ -658,7 +689,7 @@ def issue_service_token(
             prefix=new.prefix,
             digest=new.digest,
             expires_at=expires_at,
-            created_by=actor.user if actor.type == ActorType.USER else None,
+            created_by=_person(actor),
         )
         token.apis.set(apis)
         for api in apis:
@@ -802,10 +833,44 @@ def record_auth_event(*, action: AuditAction, username: str, request: HttpReques
 
 MAX_REPORT_HEARTBEATS = 50
 MAX_REPORT_REFUSALS = 500
+# The largest count a PositiveBigIntegerField (PostgreSQL bigint) holds.
+MAX_COUNT = 2**63 - 1
+_MAX_AGE_SECONDS = 10.0**12
+# NUL and the surrogate code points (lone halves: JSON's "\\ud800" decodes to one).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+@dataclass(frozen=True, slots=True)
+class ReportOutcome:
+    """What `record_consumer_report` did with a report.
+
+    ``stored``: heartbeats and refusal counters written; ``ignored``: malformed entries or
+    entries for APIs outside the token's scope; ``limited``: entries refused because the
+    API is at a storage limit, with ``detail`` saying which limit (empty when none).
+    """
+
+    stored: int
+    ignored: int
+    limited: int = 0
+    detail: list[str] = field(default_factory=list)
 
 
 def _text(value: Any, limit: int) -> str:
-    return "" if value is None else str(value)[:limit]
+    """A reported string, made storable: NUL (which PostgreSQL text cannot hold) and lone
+    surrogates (which UTF-8 cannot encode) become U+FFFD, so one odd ``Origin`` a consumer
+    saw cannot make the whole report fail."""
+    if value is None:
+        return ""
+    return _UNSTORABLE.sub("\ufffd", str(value)[:limit])
+
+
+def _telemetry_limits() -> tuple[int, int]:
+    from django.conf import settings
+
+    return (
+        int(settings.CORSADMIN_TELEMETRY_MAX_ORIGINS),
+        int(settings.CORSADMIN_TELEMETRY_MAX_INSTANCES),
+    )
 
 
 def record_consumer_report(
@@ -815,11 +880,20 @@ def record_consumer_report(
     apis: frozenset[str],
     payload: Any,
     now: datetime | None = None,
-) -> tuple[int, int]:
-    """Store one consumer report (heartbeats + refused counts); returns (stored, ignored).
+) -> ReportOutcome:
+    """Store one consumer report (heartbeats + refused counts).
 
-    Entries for APIs outside ``apis`` (the token's scope) are ignored, as are malformed
-    ones. Telemetry is not audited: it changes no policy.
+    ``payload`` is the JSON object consumers send (``instance``, ``service``, ``heartbeat``
+    and ``refused`` lists; see policies/consumer/client.py). Entries for APIs outside
+    ``apis`` (the token's scope) are ignored, as are malformed ones; strings are made
+    storable (`_text`). What one token can store is bounded: per API, at most
+    ``CORSADMIN_TELEMETRY_MAX_ORIGINS`` distinct (origin, reason) counters per hour and
+    ``CORSADMIN_TELEMETRY_MAX_INSTANCES`` consumer instances; counts for counters that
+    already exist are always added, new ones past a limit are refused (``limited``).
+
+    Raises `ValidationFailed` (nothing stored) for a report that is not an object, has no
+    instance id, too many entries, or a count no consumer can have counted (≥ 2**63).
+    Telemetry is not audited: it changes no policy.
     """
     from policies.models import ConsumerInstance, RefusedOrigin
 
@@ -834,10 +908,21 @@ def record_consumer_report(
         raise ValidationFailed({"report": ["heartbeat and refused are lists"]})
     if len(heartbeats) > MAX_REPORT_HEARTBEATS or len(refusals) > MAX_REPORT_REFUSALS:
         raise ValidationFailed({"report": ["too many entries in one report"]})
+    too_large = [
+        f"refused[{index}].count"
+        for index, item in enumerate(refusals)
+        if isinstance(item, Mapping)
+        and isinstance(item.get("count"), int)
+        and item["count"] > MAX_COUNT
+    ]
+    if too_large:
+        message = f"a count is a whole number from 1 to {MAX_COUNT}"
+        raise ValidationFailed({name: [message] for name in too_large})
     now = now or timezone.now()
     hour = now.replace(minute=0, second=0, microsecond=0)
     service = _text(payload.get("service"), 100).strip() or token_name[:100]
     by_slug = {api.slug: api for api in Api.objects.filter(slug__in=apis)}
+    max_origins, max_instances = _telemetry_limits()
     ignored = 0
 
     instances: list[ConsumerInstance] = []
@@ -853,10 +938,12 @@ def record_consumer_report(
                 api=api,
                 service=service,
                 token_id=token_id,
-                version=version if isinstance(version, int) and version >= 0 else None,
+                version=version if isinstance(version, int) and 0 <= version <= MAX_COUNT else None,
                 etag=_text(beat.get("etag"), 100),
                 mode=_text(beat.get("mode"), 16),
-                age_seconds=float(age) if isinstance(age, int | float) else None,
+                age_seconds=float(age)
+                if isinstance(age, int | float) and abs(age) <= _MAX_AGE_SECONDS
+                else None,
                 stale=bool(beat.get("stale")),
                 source=_text(beat.get("source"), 16),
                 last_error=_text(beat.get("last_error"), 500),
@@ -868,20 +955,28 @@ def record_consumer_report(
     for item in refusals:
         api = by_slug.get(str(item.get("api"))) if isinstance(item, Mapping) else None
         count = item.get("count") if isinstance(item, Mapping) else None
-        if api is None or not isinstance(count, int) or count <= 0:
+        if api is None or not isinstance(count, int) or isinstance(count, bool) or count <= 0:
             ignored += 1
             continue
         assert isinstance(item, Mapping)
         key = (api.pk, _text(item.get("origin"), 300), _text(item.get("reason"), 40))
         previous = counts.get(key, (0, ""))
-        counts[key] = (previous[0] + count, _text(item.get("sample"), 300) or previous[1])
+        counts[key] = (
+            min(previous[0] + count, MAX_COUNT),
+            _text(item.get("sample"), 300) or previous[1],
+        )
 
+    slugs = {api.pk: api.slug for api in by_slug.values()}
+    detail: list[str] = []
     for attempt in range(2):
         try:
             with transaction.atomic():
-                if instances:
+                kept = _admit_instances(
+                    ConsumerInstance, instances, limit=max_instances, slugs=slugs, detail=detail
+                )
+                if kept:
                     ConsumerInstance.objects.bulk_create(
-                        instances,
+                        kept,
                         update_conflicts=True,
                         unique_fields=["instance", "api"],
                         update_fields=[
@@ -897,13 +992,63 @@ def record_consumer_report(
                             "last_seen",
                         ],
                     )
+                added = 0
                 if counts:
-                    _add_refusals(RefusedOrigin, counts, hour=hour, now=now)
+                    added = _add_refusals(
+                        RefusedOrigin,
+                        counts,
+                        hour=hour,
+                        now=now,
+                        limit=max_origins,
+                        slugs=slugs,
+                        detail=detail,
+                    )
             break
         except IntegrityError:
+            detail.clear()
             if attempt:
                 raise
-    return len(instances) + len(counts), ignored
+    limited = len(instances) - len(kept) + len(counts) - added
+    return ReportOutcome(stored=len(kept) + added, ignored=ignored, limited=limited, detail=detail)
+
+
+def _admit_instances(
+    model: Any,
+    instances: list[Any],
+    *,
+    limit: int,
+    slugs: Mapping[int, str],
+    detail: list[str],
+) -> list[Any]:
+    """The heartbeats that may be stored: instances already known always, new ones while
+    their API has fewer than ``limit`` instances (rows are pruned after a week of silence)."""
+    if not instances:
+        return []
+    api_ids = {beat.api_id for beat in instances}
+    known = set(
+        model.objects.filter(api_id__in=api_ids, instance=instances[0].instance).values_list(
+            "api_id", flat=True
+        )
+    )
+    totals = dict(
+        model.objects.filter(api_id__in=api_ids)
+        .values("api_id")
+        .annotate(n=Count("pk"))
+        .values_list("api_id", "n")
+    )
+    kept = []
+    for beat in instances:
+        if beat.api_id in known or totals.get(beat.api_id, 0) < limit:
+            kept.append(beat)
+            if beat.api_id not in known:
+                totals[beat.api_id] = totals.get(beat.api_id, 0) + 1
+        else:
+            detail.append(
+                f"{slugs.get(beat.api_id, beat.api_id)} already has {limit} consumer "
+                "instances (CORSADMIN_TELEMETRY_MAX_INSTANCES): this instance's heartbeat "
+                "is not stored"
+            )
+    return kept
 
 
 def _add_refusals(
@@ -912,8 +1057,17 @@ def _add_refusals(
     *,
     hour: datetime,
     now: datetime,
-) -> None:
-    """Add to this hour's counters (rows locked, so concurrent reports never lose counts)."""
+    limit: int,
+    slugs: Mapping[int, str],
+    detail: list[str],
+) -> int:
+    """Add to this hour's counters (rows locked, so concurrent reports never lose counts).
+
+    Existing counters always grow (saturating at `MAX_COUNT`); a new (origin, reason)
+    counter is created while its API has fewer than ``limit`` of them this hour, the rest
+    are refused and named in ``detail``. Returns how many counters were written. (Two
+    reports racing at the limit may overshoot it by one report's new counters.)
+    """
     existing = {
         (row.api_id, row.origin, row.reason): row
         for row in model.objects.select_for_update().filter(
@@ -922,10 +1076,21 @@ def _add_refusals(
             origin__in={key[1] for key in counts},
         )
     }
+    totals = dict(
+        model.objects.filter(hour=hour, api_id__in={key[0] for key in counts})
+        .values("api_id")
+        .annotate(n=Count("pk"))
+        .values_list("api_id", "n")
+    )
     changed, new = [], []
+    refused: dict[int, int] = {}
     for (api_id, origin, reason), (count, sample) in counts.items():
         row = existing.get((api_id, origin, reason))
         if row is None:
+            if totals.get(api_id, 0) >= limit:
+                refused[api_id] = refused.get(api_id, 0) + 1
+                continue
+            totals[api_id] = totals.get(api_id, 0) + 1
             new.append(
                 model(
                     api_id=api_id,
@@ -938,7 +1103,7 @@ def _add_refusals(
                 )
             )
         else:
-            row.count += count
+            row.count = min(row.count + count, MAX_COUNT)
             row.last_seen = now
             row.sample = sample or row.sample
             changed.append(row)
@@ -946,6 +1111,13 @@ def _add_refusals(
         model.objects.bulk_update(changed, ["count", "last_seen", "sample"])
     if new:
         model.objects.bulk_create(new)
+    for api_id, number in refused.items():
+        detail.append(
+            f"{slugs.get(api_id, api_id)} already has {limit} distinct refused origins this "
+            f"hour (CORSADMIN_TELEMETRY_MAX_ORIGINS): {number} new ones not stored; counts "
+            "of origins already listed are still added"
+        )
+    return len(changed) + len(new)
 
 
 def prune_telemetry(

@@ -23,13 +23,13 @@ from django.db.models import QuerySet
 from rest_framework import exceptions, status
 from rest_framework.generics import GenericAPIView
 from rest_framework.metadata import SimpleMetadata
-from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from policies import permissions, services
 from policies.actors import Actor
+from policies.api.parsers import BoundedJSONParser
 from policies.lint import Finding
 from policies.models import AccessToken, Api
 
@@ -87,7 +87,7 @@ class ManagementView(GenericAPIView[Any]):
     # Base of every management endpoint: JSON in, JSON out, service errors mapped. (A comment,
     # not a docstring: drf-spectacular would show it on every operation.)
 
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSONParser]
     renderer_classes = [JSONRenderer]
     metadata_class = _Metadata
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,13 +22,19 @@ class ReportView(APIView):
     @extend_schema(
         summary="Consumer telemetry: heartbeats and counts of refused requests",
         request=None,
-        responses={202: OpenApiResponse(description='{"stored": n, "ignored": m}')},
+        responses={
+            202: OpenApiResponse(
+                description='{"stored": n, "ignored": m, "limited": k, "detail": [...]}: '
+                "limited entries were refused by a storage limit, named in detail"
+            ),
+            400: OpenApiResponse(description='{"errors": {"field": ["message"]}}'),
+        },
     )
     def post(self, request: Request) -> Response:
         principal = request.auth
         assert isinstance(principal, ServicePrincipal)
         try:
-            stored, ignored = services.record_consumer_report(
+            outcome = services.record_consumer_report(
                 token_id=principal.id,
                 token_name=principal.name,
                 apis=principal.apis,
@@ -34,4 +42,7 @@ class ReportView(APIView):
             )
         except services.ValidationFailed as exc:
             return Response({"errors": exc.errors}, status=400)
-        return Response({"stored": stored, "ignored": ignored}, status=202)
+        body: dict[str, Any] = {"stored": outcome.stored, "ignored": outcome.ignored}
+        if outcome.limited:
+            body.update(limited=outcome.limited, detail=outcome.detail)
+        return Response(body, status=202)

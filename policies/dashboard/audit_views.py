@@ -13,13 +13,13 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 
 from policies import audit_selectors, permissions
 from policies.audit import HASHED_FIELDS
-from policies.dashboard import display, queries
+from policies.dashboard import display, params, queries
 from policies.dashboard.auth import login_required
 from policies.dashboard.forms import AuditFilterForm
 from policies.models import AuditEvent
@@ -43,14 +43,10 @@ def _filtered(request: HttpRequest) -> tuple[AuditFilterForm, QuerySet[AuditEven
     return form, events
 
 
-def _cursor(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
-
-
 @login_required
 def audit_log(request: HttpRequest) -> HttpResponse:
     form, events = _filtered(request)
-    before, after = _cursor(request.GET.get("before")), _cursor(request.GET.get("after"))
+    before, after = params.integer(request.GET, "before"), params.integer(request.GET, "after")
     if after is not None:
         # Newer events: walk up from the cursor, then show them newest first.
         rows = list(events.filter(sequence__gt=after).order_by("sequence")[: PAGE_SIZE + 1])
@@ -79,7 +75,8 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "dashboard/audit_log.html",
-        {
+        status=400 if form.is_bound and not form.is_valid() else 200,
+        context={
             "form": form,
             "events": rows,
             "older": rows[-1].sequence if has_older and rows else None,
@@ -129,9 +126,21 @@ def _filename(extension: str) -> str:
     return f"corsadmin-audit-{timezone.now():%Y%m%d-%H%M%S}.{extension}"
 
 
+def _refused_filters(form: AuditFilterForm) -> HttpResponse | None:
+    """A 400 naming the filters an export cannot apply (instead of an empty file)."""
+    if not form.is_bound or form.is_valid():
+        return None
+    problems = "; ".join(
+        f"{name}: {' '.join(str(m) for m in messages)}" for name, messages in form.errors.items()
+    )
+    return HttpResponseBadRequest(f"invalid filters: {problems}\n", content_type="text/plain")
+
+
 @login_required
-def audit_export_csv(request: HttpRequest) -> StreamingHttpResponse:
-    _, events = _filtered(request)
+def audit_export_csv(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    form, events = _filtered(request)
+    if refused := _refused_filters(form):
+        return refused
     response = StreamingHttpResponse(
         _csv_lines(_export_rows(events)), content_type="text/csv; charset=utf-8"
     )
@@ -140,8 +149,10 @@ def audit_export_csv(request: HttpRequest) -> StreamingHttpResponse:
 
 
 @login_required
-def audit_export_jsonl(request: HttpRequest) -> StreamingHttpResponse:
-    _, events = _filtered(request)
+def audit_export_jsonl(request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
+    form, events = _filtered(request)
+    if refused := _refused_filters(form):
+        return refused
     response = StreamingHttpResponse(
         _jsonl_lines(_export_rows(events)), content_type="application/x-ndjson; charset=utf-8"
     )

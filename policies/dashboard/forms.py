@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from policies import fields
 from policies.dashboard import lintstatus
+from policies.dashboard.params import MAX_ID, DayField
 from policies.dashboard.simulate import CREDENTIALS_MODES
 from policies.lint import Finding
 from policies.models import MAX_AGE_HARD_CAP, Api, AuditAction, Environment, Mode, RuleKind
@@ -39,7 +40,7 @@ def _comment_field() -> forms.CharField:
 
 
 def _version_field() -> forms.IntegerField:
-    return forms.IntegerField(widget=forms.HiddenInput, min_value=1)
+    return forms.IntegerField(widget=forms.HiddenInput, min_value=1, max_value=MAX_ID)
 
 
 def _confirm_field() -> forms.BooleanField:
@@ -331,12 +332,8 @@ class AuditFilterForm(forms.Form):
     api = forms.CharField(required=False, label="API slug", max_length=64)
     actor = forms.CharField(required=False, label="Actor", max_length=150)
     action = forms.ChoiceField(choices=[("", "any action"), *AuditAction.choices], required=False)
-    since = forms.DateField(
-        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    until = forms.DateField(
-        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
-    )
+    since = DayField(required=False, label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    until = DayField(required=False, label="To", widget=forms.DateInput(attrs={"type": "date"}))
     q = forms.CharField(
         required=False,
         label="Origin or text",

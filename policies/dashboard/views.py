@@ -8,13 +8,16 @@ API is a 404 everywhere; a person who may see but not edit gets a 403 on any wri
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -25,7 +28,7 @@ from django_htmx.middleware import HtmxDetails
 from policies import permissions, services
 from policies.actors import Actor
 from policies.audit import field_diff
-from policies.dashboard import consumers, display, lintstatus, preview, queries
+from policies.dashboard import consumers, display, lintstatus, params, preview, queries
 from policies.dashboard.auth import login_required
 from policies.dashboard.forms import (
     ApiCreateForm,
@@ -43,6 +46,7 @@ from policies.models import Api, OriginRule, PolicyVersion
 
 PAGE_SIZE = 50
 HISTORY_PAGE_SIZE = 50
+ORIGINS_PAGE_SIZE = 100
 
 
 class DashboardRequest(HttpRequest):
@@ -71,8 +75,41 @@ def _rule_or_404(api: Api, rule_id: int) -> OriginRule:
     return get_object_or_404(OriginRule.objects.select_related("api__team"), pk=rule_id, api=api)
 
 
-def _rules(api: Api) -> list[OriginRule]:
-    return list(api.origins.select_related("created_by").order_by("kind", "value"))
+def _rules(api: Api) -> QuerySet[OriginRule]:
+    # (kind, value) is unique per API: a stable order for pages.
+    return api.origins.select_related("created_by").order_by("kind", "value")
+
+
+def _page_of(api: Api, rule_id: int) -> int | None:
+    """The origins page (1-based) on which rule ``rule_id`` is listed; None if not this API's."""
+    rule = api.origins.filter(pk=rule_id).values("kind", "value").first()
+    if rule is None:
+        return None
+    before = api.origins.filter(
+        Q(kind__lt=rule["kind"]) | Q(kind=rule["kind"], value__lt=rule["value"])
+    ).count()
+    return before // ORIGINS_PAGE_SIZE + 1
+
+
+def _origins_page_number(request: HttpRequest) -> int | None:
+    """The origins page asked for: ``?opage=`` on a page load, or on the page an HTMX
+    request was made from (its ``HX-Current-URL``), so an edit keeps the person's page."""
+    if request.method == "GET" and "opage" in request.GET:
+        return params.integer(request.GET, "opage", minimum=1)
+    current = request.headers.get("HX-Current-URL")
+    if current:
+        query = QueryDict(urlsplit(current).query)
+        try:
+            return params.integer(query, "opage", minimum=1)
+        except params.BadParameter:
+            return None  # the page the person is on has a mangled link: start at the first
+    return None
+
+
+def _mark_expired(rules: Iterable[OriginRule]) -> None:
+    now = timezone.now()
+    for rule in rules:
+        rule.is_expired = rule.expires_at is not None and rule.expires_at <= now  # type: ignore[attr-defined]
 
 
 def _warnings_digest(warnings: list[Finding]) -> str:
@@ -155,10 +192,12 @@ def _origins_context(
     problem: str = "",
     refused_oob: bool = False,
 ) -> dict[str, Any]:
-    rules = _rules(api)
-    now = timezone.now()
-    for rule in rules:
-        rule.is_expired = rule.expires_at is not None and rule.expires_at <= now  # type: ignore[attr-defined]
+    number = _page_of(api, editing) if editing is not None else None
+    page = Paginator(_rules(api), ORIGINS_PAGE_SIZE).get_page(
+        number or _origins_page_number(request)
+    )
+    rules = list(page.object_list)
+    _mark_expired(rules)
     if editing is not None and edit_form is None:
         current = next((r for r in rules if r.pk == editing), None)
         edit_form = _edit_form(api, current) if current else None
@@ -166,6 +205,7 @@ def _origins_context(
     context = {
         "api": api,
         "rules": rules,
+        "origins_page": page,
         "can_edit": permissions.can_edit(request.user, api),
         "add_form": add_form or _origin_form(api),
         "editing": editing,
@@ -317,10 +357,7 @@ def api_create(request: DashboardRequest) -> HttpResponse:
 def api_detail(request: DashboardRequest, slug: str) -> HttpResponse:
     api = _api_or_404(request, slug)
     if request.method == "GET":
-        editing = request.GET.get("edit")
-        return _render_detail(
-            request, api, editing=int(editing) if editing and editing.isdigit() else None
-        )
+        return _render_detail(request, api, editing=params.integer(request.GET, "edit"))
     # POST: the settings form.
     _require_edit(request, api)
     form = _settings_form(request, api, request.POST.copy())
@@ -477,8 +514,8 @@ def origin_edit(request: DashboardRequest, slug: str, rule_id: int) -> HttpRespo
         if not request.htmx:
             url = reverse("dashboard:api-detail", args=[api.slug])
             return redirect(f"{url}?edit={rule.pk}#origin-{rule.pk}")
-        context = _origins_context(request, api, editing=rule.pk)
-        context["rule"] = next(r for r in context["rules"] if r.pk == rule.pk)
+        context = _row_context(request, api, rule)
+        context["edit_form"] = _edit_form(api, rule)
         return render(request, "dashboard/_origin_edit_row.html", context)
     form = OriginForm(request.POST.copy(), prefix=f"o{rule.pk}", editing=True)
     return _save_origin(request, api, form, rule)
@@ -490,9 +527,13 @@ def origin_row(request: DashboardRequest, slug: str, rule_id: int) -> HttpRespon
     rule = _rule_or_404(api, rule_id)
     if not request.htmx:
         return redirect(reverse("dashboard:api-detail", args=[api.slug]) + f"#origin-{rule.pk}")
-    context = _origins_context(request, api)
-    context["rule"] = next(r for r in context["rules"] if r.pk == rule.pk)
-    return render(request, "dashboard/_origin_row.html", context)
+    return render(request, "dashboard/_origin_row.html", _row_context(request, api, rule))
+
+
+def _row_context(request: HttpRequest, api: Api, rule: OriginRule) -> dict[str, Any]:
+    """What one origin row needs (not the whole section: it may be one of many pages)."""
+    _mark_expired([rule])
+    return {"api": api, "rule": rule, "can_edit": permissions.can_edit(request.user, api)}
 
 
 def _comment(request: HttpRequest) -> str:
@@ -501,8 +542,7 @@ def _comment(request: HttpRequest) -> str:
 
 
 def _expected_version(request: HttpRequest) -> int | None:
-    raw = request.POST.get("expected_version", "")
-    return int(raw) if raw.isdigit() else None
+    return params.integer(request.POST, "expected_version", minimum=1)
 
 
 @login_required
@@ -581,23 +621,19 @@ def origin_remove(request: DashboardRequest, slug: str, rule_id: int) -> HttpRes
 # --- history and rollback ----------------------------------------------------------------------
 
 
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
-
-
 @login_required
 def api_history(request: DashboardRequest, slug: str) -> HttpResponse:
     api = _api_or_404(request, slug)
     versions = PolicyVersion.objects.filter(api=api).order_by("-version")
-    at = _int(request.GET.get("at"))
+    at = params.integer(request.GET, "at")
     page_number: Any = request.GET.get("page")
     if at is not None:
         page_number = versions.filter(version__gt=at).count() // HISTORY_PAGE_SIZE + 1
     page = Paginator(
         versions.only("version", "created_at", "actor_name", "comment", "api_id"), HISTORY_PAGE_SIZE
     ).get_page(page_number)
-    newer = _int(request.GET.get("b")) or api.version
-    older = _int(request.GET.get("a"))
+    newer = params.integer(request.GET, "b") or api.version
+    older = params.integer(request.GET, "a")
     if older is None:
         older = newer - 1
     states = dict(versions.filter(version__in=[older, newer]).values_list("version", "state"))

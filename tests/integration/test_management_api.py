@@ -503,7 +503,8 @@ def test_add_origin__valid__201_canonical_location_etag_and_one_event(call: Call
         "https://shop.example.com",
         "shop",
     )
-    assert body["created_by"] == (call.user.username if call.kind == "session" else None)
+    # A personal token acts as its owner: the rule is "created by" them (the audit names it).
+    assert body["created_by"] == call.user.username
     assert response["ETag"] == '"2"'
     assert response["Location"] == f"/api/v1/apis/billing/origins/{body['id']}/"
     event = log.one(call, "origin.added")
