@@ -329,6 +329,11 @@ def consumers(
         "CORSADMIN_INTERVAL": str(INTERVAL),
         "CORSADMIN_TIMEOUT": "1",
         "CORSADMIN_TELEMETRY_INTERVAL": "1",
+        # The tests start from a known state: the first request waits for the first fetch.
+        "CORSADMIN_STARTUP_WAIT": "5",
+        # UNSIGNED until central signs its documents (delivery issue, branch i10a); then
+        # CORSADMIN_PUBLIC_KEYS gets central's JWKS and this line goes.
+        "CORSADMIN_VERIFY_SIGNATURES": "false",
     }
     with_redis = {**common, "CORSADMIN_REDIS_URL": redis_server.url}
     started = {
