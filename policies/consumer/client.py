@@ -54,6 +54,7 @@ __all__ = ["PolicyClient", "Snapshot", "client_for"]
 logger = logging.getLogger("policies.consumer")
 
 FILE_SOURCES: Final = ("cache-file", "bootstrap")
+_UNKNOWN: Final = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +138,7 @@ class PolicyClient:
         self._errors: dict[str, str] = {}
         self._logged: dict[str, float] = {}
         self._fallen_back: set[str] = set()
+        self._own_origins: dict[tuple[str, str | None], object] = {}
         self._pending: dict[str, str | None] = {}
         self._failures = 0
         self._files_loaded = False
@@ -285,8 +287,15 @@ class PolicyClient:
                 break
         else:
             return None
-        if found.refused is not None and origin != own_origin(scheme, host):
-            self.refusals.count(found.api, origin or "", found.refused, found.decision.reason)
+        if found.refused is not None:
+            own = self._own_origins.get((scheme, host), _UNKNOWN)
+            if own is _UNKNOWN:
+                own = own_origin(scheme, host)
+                if len(self._own_origins) >= 64:
+                    self._own_origins.clear()  # bounded: a service answers to few host names
+                self._own_origins[(scheme, host)] = own
+            if origin != own:
+                self.refusals.count(found.api, origin or "", found.refused, found.decision.reason)
         return found
 
     # --- health -------------------------------------------------------------------------

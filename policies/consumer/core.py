@@ -58,7 +58,7 @@ _REPLACED: Final = CORS_RESPONSE_HEADERS | {"vary"}
 _REPLACED_BYTES: Final = frozenset(name.encode() for name in _REPLACED)
 _REASONS: Final = {200: "200 OK", 403: "403 Forbidden"}
 
-MEMO_SIZE: Final = 4096
+MEMO_SIZE: Final = 2048
 """Outcomes kept per policy and kind (actual, preflight); the memo is cleared when full."""
 _MEMO_KEY_LENGTH: Final = 512
 _DEFAULT_PORTS: Final = {"http": "80", "https": "443"}
@@ -83,8 +83,23 @@ class Outcome:
         "vary",
         "vary_bytes",
     )
+    headers: tuple[tuple[str, str], ...]
+    vary: str
+    vary_bytes: bytes
+    store: dict[str, tuple[str, str]]
+    """Django's ResponseHeaders store fragment: {lower name: (name, value)}."""
+    headers_bytes: tuple[tuple[bytes, bytes], ...]
+    answer_str: tuple[tuple[str, str], ...]
+    """A preflight answer's whole header list (WSGI)."""
+    answer_bytes: tuple[tuple[bytes, bytes], ...]
+    """The same, lower-case bytes (ASGI)."""
 
-    def __init__(self, decision: Decision, api: str) -> None:
+    def __init__(
+        self,
+        decision: Decision,
+        api: str,
+        shapes: dict[tuple[tuple[str, str], ...], Outcome] | None = None,
+    ) -> None:
         self.decision = decision
         self.api = api
         self.code: str = decision.code
@@ -102,23 +117,38 @@ class Outcome:
         )
         self.status: int = decision.status or 403
         self.status_line: str = _REASONS.get(self.status, f"{self.status} Preflight")
-        cors = [(name, value) for name, value in decision.headers.items() if name != "Vary"]
-        self.headers: tuple[tuple[str, str], ...] = tuple(cors)
-        self.vary: str = decision.headers.get("Vary", "")
-        self.vary_bytes: bytes = self.vary.encode("latin-1")
+        key = tuple(decision.headers.items())
+        same = shapes.get(key) if shapes is not None else None
+        if same is not None:
+            # The same headers as an earlier outcome (every refusal of a policy: only Vary):
+            # share its ready lists, so many distinct refused origins cost little memory.
+            self.headers = same.headers
+            self.vary = same.vary
+            self.vary_bytes = same.vary_bytes
+            self.store = same.store
+            self.headers_bytes = same.headers_bytes
+            self.answer_str = same.answer_str
+            self.answer_bytes = same.answer_bytes
+            return
+        cors = [(name, value) for name, value in key if name != "Vary"]
+        self.headers = tuple(cors)
+        self.vary = decision.headers.get("Vary", "")
+        self.vary_bytes = self.vary.encode("latin-1")
         # Django's ResponseHeaders store: {lower name: (name, value)}. Values come from the
         # engine (a canonical origin, validated names), so they need no re-validation.
-        self.store: dict[str, tuple[str, str]] = {name.lower(): (name, v) for name, v in cors}
-        self.headers_bytes: tuple[tuple[bytes, bytes], ...] = tuple(
+        self.store = {name.lower(): (name, v) for name, v in cors}
+        self.headers_bytes = tuple(
             (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in cors
         )
         answer = [*cors, ("Content-Type", "text/plain"), ("Content-Length", "0")]
         if self.vary:
             answer.append(("Vary", self.vary))
-        self.answer_str: tuple[tuple[str, str], ...] = tuple(answer)
-        self.answer_bytes: tuple[tuple[bytes, bytes], ...] = tuple(
+        self.answer_str = tuple(answer)
+        self.answer_bytes = tuple(
             (name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in answer
         )
+        if shapes is not None and not decision.allowed and len(shapes) < 64:
+            shapes[key] = self
 
     def __repr__(self) -> str:
         kind = {PASS: "pass", ANSWER: "answer", ADD: "add"}[self.action]
@@ -143,7 +173,7 @@ def _headers(
 class PolicyOutcomes:
     """The outcomes of one compiled policy, memoised (see the module docstring)."""
 
-    __slots__ = ("_actual", "_no_origin", "_preflight", "api", "covers", "policy")
+    __slots__ = ("_actual", "_no_origin", "_preflight", "_shapes", "api", "covers", "policy")
 
     def __init__(self, policy: CompiledPolicy) -> None:
         self.policy = policy
@@ -152,6 +182,7 @@ class PolicyOutcomes:
         self._actual: dict[str, Outcome] = {}
         self._preflight: dict[tuple[str, str, str | None, str | None], Outcome] = {}
         self._no_origin: Outcome | None = None
+        self._shapes: dict[tuple[tuple[str, str], ...], Outcome] = {}
 
     def outcome(
         self,
@@ -179,6 +210,7 @@ class PolicyOutcomes:
                         _headers(origin, request_method, request_headers, private_network),
                     ),
                     self.api,
+                    self._shapes,
                 )
                 if len(origin) + len(request_headers or "") <= _MEMO_KEY_LENGTH:
                     if len(self._preflight) >= MEMO_SIZE:
@@ -188,7 +220,9 @@ class PolicyOutcomes:
         found = self._actual.get(origin)
         if found is None:
             # An actual request's answer depends on the origin only (not the method).
-            found = Outcome(self.policy.decide(method, path, {"origin": origin}), self.api)
+            found = Outcome(
+                self.policy.decide(method, path, {"origin": origin}), self.api, self._shapes
+            )
             if len(origin) <= _MEMO_KEY_LENGTH:
                 if len(self._actual) >= MEMO_SIZE:
                     self._actual.clear()
