@@ -331,6 +331,11 @@ def consumers(
         "CORSADMIN_INTERVAL": str(INTERVAL),
         "CORSADMIN_TIMEOUT": "1",
         "CORSADMIN_TELEMETRY_INTERVAL": "1",
+        # The tests start from a known state: the first request waits for the first fetch.
+        "CORSADMIN_STARTUP_WAIT": "5",
+        # Documents are verified against central's public keys, pinned as an operator
+        # would: fetched once from GET /api/v1/keys and given as inline JSON.
+        "CORSADMIN_PUBLIC_KEYS": httpx.get(central.url + "/api/v1/keys", timeout=10).text,
     }
     with_redis = {**common, "CORSADMIN_REDIS_URL": redis_server.url}
     started = {
