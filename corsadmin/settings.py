@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "policies",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -78,6 +79,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "webhooks.context.notices",
             ],
         },
     },
@@ -198,6 +200,21 @@ CELERY_TIMEZONE = "UTC"
 CORSADMIN_REDIS_PREFIX = env.text("CORSADMIN_REDIS_PREFIX", "corsadmin")
 CORSADMIN_CONSUMER_POLL_SECONDS = env.integer("CORSADMIN_CONSUMER_POLL_SECONDS", 30)
 
+# Webhooks (webhooks/conf.py documents each; README "Webhooks").
+CORSADMIN_WEBHOOKS_ALLOW_PRIVATE = env.flag("CORSADMIN_WEBHOOKS_ALLOW_PRIVATE", default=False)
+CORSADMIN_WEBHOOKS_TIMEOUT_SECONDS = env.integer("CORSADMIN_WEBHOOKS_TIMEOUT_SECONDS", 5)
+CORSADMIN_WEBHOOKS_MAX_RESPONSE_BYTES = env.integer("CORSADMIN_WEBHOOKS_MAX_RESPONSE_BYTES", 65536)
+CORSADMIN_WEBHOOKS_RETRY_BASE_SECONDS = float(
+    env.text("CORSADMIN_WEBHOOKS_RETRY_BASE_SECONDS", "10")
+)
+CORSADMIN_WEBHOOKS_RETRY_FOR_SECONDS = env.integer("CORSADMIN_WEBHOOKS_RETRY_FOR_SECONDS", 86400)
+CORSADMIN_WEBHOOKS_DISABLE_AFTER = env.integer("CORSADMIN_WEBHOOKS_DISABLE_AFTER", 50)
+CORSADMIN_WEBHOOKS_STALE_AFTER_SECONDS = env.integer("CORSADMIN_WEBHOOKS_STALE_AFTER_SECONDS", 900)
+CORSADMIN_WEBHOOKS_SPIKE_THRESHOLD = env.integer("CORSADMIN_WEBHOOKS_SPIKE_THRESHOLD", 100)
+CORSADMIN_WEBHOOKS_SPIKE_WINDOW_SECONDS = env.integer(
+    "CORSADMIN_WEBHOOKS_SPIKE_WINDOW_SECONDS", 3600
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -215,4 +232,8 @@ CELERY_BEAT_SCHEDULE = {
     "expire-origins": {"task": "policies.expire_origins", "schedule": 60.0},
     "republish-all": {"task": "policies.republish_all", "schedule": 300.0},
     "prune-telemetry": {"task": "policies.prune_telemetry", "schedule": 24 * 3600.0},
+    "webhooks-retry-due": {"task": "webhooks.retry_due", "schedule": 30.0},
+    "webhooks-stale-consumers": {"task": "webhooks.check_stale_consumers", "schedule": 60.0},
+    "webhooks-refused-spikes": {"task": "webhooks.check_refused_spikes", "schedule": 60.0},
+    "webhooks-verify-audit": {"task": "webhooks.verify_audit", "schedule": 3600.0},
 }

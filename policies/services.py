@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from policies import audit, fields, permissions, request_context, secrets, store
+from policies import audit, events, fields, permissions, request_context, secrets, store
 from policies.actors import Actor
 from policies.documents import EDITABLE_FIELDS, api_state, document_from_state, rule_state
 from policies.lint import Finding, Severity, lint_document
@@ -227,6 +227,7 @@ def _new_version(
         after=after,
         comment=comment,
     )
+    events.policy_published(api, event)
     _after_commit(api)
     return event
 
@@ -675,6 +676,7 @@ def issue_service_token(
                 after=_token_state(token, apis, api),
                 comment=comment,
             )
+        events.token_changed("token.issued", token=token, apis=apis, actor=actor, comment=comment)
     return token, new.secret
 
 
@@ -709,6 +711,9 @@ def revoke_service_token(*, actor: Actor, token: ServiceToken, comment: str = ""
                 after=_token_state(current, apis, api_or_none),
                 comment=comment,
             )
+        events.token_changed(
+            "token.revoked", token=current, apis=apis, actor=actor, comment=comment
+        )
         # Dropped now and again after commit: a request racing the commit may re-cache it.
         digest = current.digest
         store.revoke_token(digest)
