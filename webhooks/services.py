@@ -178,6 +178,7 @@ def create_subscription(
             subscription,
             before=None,
             after=_state(subscription),
+            comment=comment,
         )
     return subscription, secret
 

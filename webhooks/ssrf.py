@@ -122,7 +122,10 @@ def resolve(target: Target, *, allow_private: bool) -> list[IPAddress]:
     elif not allow_private and (target.host == "localhost" or target.host.endswith(".localhost")):
         raise UnsafeUrl(f"{target.host} is this machine (loopback): not allowed for webhooks")
     else:
-        infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+        try:
+            infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+        except UnicodeError:
+            raise UnsafeUrl(f"{target.host!r} is not a valid host name") from None
         addresses = []
         for info in infos:
             address = ipaddress.ip_address(str(info[4][0]).split("%", 1)[0])
