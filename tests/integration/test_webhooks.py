@@ -326,3 +326,28 @@ def test_dashboard__redeliver_button__delivery_pending_again(
     delivery.refresh_from_db()
     assert delivery.status == "pending"
     assert AuditEvent.objects.filter(action="webhook.redelivered").count() == 1
+
+
+def test_verify_audit_task__altered_event__audit_verify_failed_for_global_only(
+    actor: Actor, team: Group, api: Api
+) -> None:
+    # Given a global subscription and a team subscription, both wanting audit news
+    superuser = User.objects.create_superuser("root", password="pw-root-12345")
+    root = Actor.for_user(superuser)
+    global_, _ = _subscription(root, None, event_types=["audit.verify_failed"])
+    # (a team cannot choose it: the chain is not one team's business)
+    with pytest.raises(services.ValidationFailed):
+        _subscription(actor, team, event_types=["audit.verify_failed"])
+    # When an event is altered behind the application's back and the check runs
+    from tests.integration.test_audit import _tamper
+    from webhooks import tasks
+
+    first = AuditEvent.objects.order_by("sequence").first()
+    assert first is not None
+    _tamper(f"UPDATE policies_auditevent SET comment = 'x' WHERE sequence = {first.sequence}", [])
+    result = tasks.verify_audit.delay().get()
+    # Then the break is reported and recorded for the global subscription
+    assert result["problem"]["sequence"] == first.sequence
+    [delivery] = Delivery.objects.filter(event_type="audit.verify_failed")
+    assert delivery.subscription_id == global_.pk
+    assert "altered" in delivery.payload["problem"]
