@@ -29,6 +29,8 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)
     requests: list[Received] = field(default_factory=list)
     redirect_to: str = ""
+    answer: bytes = b""  # the body of every answer (default: "ok" / "nope")
+    delay: float = 0.0  # seconds to wait before answering
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def wait_for(self, condition: Callable[[list[Received]], bool], timeout: float = 30) -> None:
@@ -65,11 +67,13 @@ def running(statuses: list[int] | None = None) -> Iterator[Receiver]:
                     )
                 )
                 status = receiver.statuses.pop(0) if receiver.statuses else 200
+            if receiver.delay:
+                time.sleep(receiver.delay)
             self.send_response(status)
             if receiver.redirect_to:
                 self.send_header("Location", receiver.redirect_to)
             self.send_header("Content-Type", "text/plain")
-            answer = b"ok" if status < 300 else b"nope"
+            answer = receiver.answer or (b"ok" if status < 300 else b"nope")
             self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
             self.wfile.write(answer)
