@@ -236,4 +236,5 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-stale-consumers": {"task": "webhooks.check_stale_consumers", "schedule": 60.0},
     "webhooks-refused-spikes": {"task": "webhooks.check_refused_spikes", "schedule": 60.0},
     "webhooks-verify-audit": {"task": "webhooks.verify_audit", "schedule": 3600.0},
+    "webhooks-prune": {"task": "webhooks.prune_deliveries", "schedule": 24 * 3600.0},
 }

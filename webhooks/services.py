@@ -594,6 +594,18 @@ def _disable(subscription: Subscription, *, last_error: str) -> None:
     log.warning("webhook subscription %s: %s", subscription.name, subscription.disabled_reason)
 
 
+def prune_deliveries(*, older_than: timedelta = timedelta(days=30)) -> int:
+    """Forget finished deliveries (and their attempts) older than `older_than`; pending ones
+    stay whatever their age. Returns how many were removed."""
+    cutoff = timezone.now() - older_than
+    _, removed = (
+        Delivery.objects.filter(created_at__lt=cutoff)
+        .exclude(status=DeliveryStatus.PENDING)
+        .delete()
+    )
+    return removed.get(Delivery._meta.label, 0)
+
+
 def due_deliveries(*, now: datetime | None = None, limit: int = 500) -> list[int]:
     """Pending deliveries whose next attempt is due and that nobody holds (for the sweep)."""
     now = now or timezone.now()

@@ -24,6 +24,12 @@ def retry_due() -> int:
     return len(ids)
 
 
+@shared_task(name="webhooks.prune_deliveries")
+def prune_deliveries() -> int:
+    """Forget finished deliveries older than 30 days (daily under beat)."""
+    return services.prune_deliveries()
+
+
 @shared_task(name="webhooks.check_stale_consumers")
 def check_stale_consumers() -> int:
     return watch.check_stale_consumers()

@@ -351,3 +351,27 @@ def test_verify_audit_task__altered_event__audit_verify_failed_for_global_only(
     [delivery] = Delivery.objects.filter(event_type="audit.verify_failed")
     assert delivery.subscription_id == global_.pk
     assert "altered" in delivery.payload["problem"]
+
+
+def test_prune_deliveries__old_finished__removed_pending_kept(
+    actor: Actor, team: Group, api: Api
+) -> None:
+    # Given an old delivered delivery, an old pending one and a recent delivered one
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    _subscription(actor, team)
+    for _ in range(3):
+        services.update_api(actor=actor, api=api, max_age=api.max_age + 1)
+        api.refresh_from_db()
+    old_done, old_pending, recent = Delivery.objects.order_by("pk")
+    long_ago = timezone.now() - timedelta(days=31)
+    Delivery.objects.filter(pk=old_done.pk).update(created_at=long_ago, status="delivered")
+    Delivery.objects.filter(pk=old_pending.pk).update(created_at=long_ago)
+    Delivery.objects.filter(pk=recent.pk).update(status="delivered")
+    # When old deliveries are pruned
+    removed = webhooks.prune_deliveries()
+    # Then only the old finished one is gone
+    assert removed == 1
+    assert set(Delivery.objects.values_list("pk", flat=True)) == {old_pending.pk, recent.pk}
