@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "axes",
     "policies",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -80,6 +81,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "webhooks.context.notices",
             ],
         },
     },
@@ -227,6 +229,21 @@ CORSADMIN_TELEMETRY_MAX_INSTANCES = env.integer("CORSADMIN_TELEMETRY_MAX_INSTANC
 # API's page lists them (paginated); a list this long is almost always a mistake.
 CORSADMIN_MAX_ORIGINS_PER_API = env.integer("CORSADMIN_MAX_ORIGINS_PER_API", 1000)
 
+# Webhooks (webhooks/conf.py documents each; README "Webhooks").
+CORSADMIN_WEBHOOKS_ALLOW_PRIVATE = env.flag("CORSADMIN_WEBHOOKS_ALLOW_PRIVATE", default=False)
+CORSADMIN_WEBHOOKS_TIMEOUT_SECONDS = env.integer("CORSADMIN_WEBHOOKS_TIMEOUT_SECONDS", 5)
+CORSADMIN_WEBHOOKS_MAX_RESPONSE_BYTES = env.integer("CORSADMIN_WEBHOOKS_MAX_RESPONSE_BYTES", 65536)
+CORSADMIN_WEBHOOKS_RETRY_BASE_SECONDS = float(
+    env.text("CORSADMIN_WEBHOOKS_RETRY_BASE_SECONDS", "10")
+)
+CORSADMIN_WEBHOOKS_RETRY_FOR_SECONDS = env.integer("CORSADMIN_WEBHOOKS_RETRY_FOR_SECONDS", 86400)
+CORSADMIN_WEBHOOKS_DISABLE_AFTER = env.integer("CORSADMIN_WEBHOOKS_DISABLE_AFTER", 50)
+CORSADMIN_WEBHOOKS_STALE_AFTER_SECONDS = env.integer("CORSADMIN_WEBHOOKS_STALE_AFTER_SECONDS", 900)
+CORSADMIN_WEBHOOKS_SPIKE_THRESHOLD = env.integer("CORSADMIN_WEBHOOKS_SPIKE_THRESHOLD", 100)
+CORSADMIN_WEBHOOKS_SPIKE_WINDOW_SECONDS = env.integer(
+    "CORSADMIN_WEBHOOKS_SPIKE_WINDOW_SECONDS", 3600
+)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -246,4 +263,9 @@ CELERY_BEAT_SCHEDULE = {
     # The outbox sweep: deliveries that failed on commit (Redis down) are retried here.
     "deliver-outbox": {"task": "policies.deliver_outbox", "schedule": 2.0},
     "prune-telemetry": {"task": "policies.prune_telemetry", "schedule": 24 * 3600.0},
+    "webhooks-retry-due": {"task": "webhooks.retry_due", "schedule": 30.0},
+    "webhooks-stale-consumers": {"task": "webhooks.check_stale_consumers", "schedule": 60.0},
+    "webhooks-refused-spikes": {"task": "webhooks.check_refused_spikes", "schedule": 60.0},
+    "webhooks-verify-audit": {"task": "webhooks.verify_audit", "schedule": 3600.0},
+    "webhooks-prune": {"task": "webhooks.prune_deliveries", "schedule": 24 * 3600.0},
 }

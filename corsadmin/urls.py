@@ -8,7 +8,9 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("api/v1/webhooks/", include("webhooks.api.urls")),
     path("api/", include("policies.api.urls")),
+    path("webhooks/", include("webhooks.dashboard.urls")),
     path("", include("policies.dashboard.urls")),
 ]
 

@@ -26,9 +26,14 @@ def events_visible_to(user: UserLike) -> QuerySet[AuditEvent]:
     deleted_of_teams = AuditEvent.objects.filter(
         action=AuditAction.API_DELETED, before__team__in=team_names
     ).values("api_id")
+    # Webhook subscriptions belong to a team, not an API: their events name the team.
+    team_webhooks = Q(object_type="webhook") & (
+        Q(after__team__in=team_names) | Q(before__team__in=team_names)
+    )
     return events.filter(
         Q(api_id__in=permissions.visible_apis(user).order_by().values("pk"))
         | Q(api_id__in=deleted_of_teams)
+        | team_webhooks
     )
 
 

@@ -162,6 +162,12 @@ class AuditAction(models.TextChoices):
     LOGIN_FAILED = "auth.login_failed", "Login failed"
     LOCKOUT = "auth.lockout", "Locked out"
     ARCHIVED = "audit.archived", "Audit log archived"
+    WEBHOOK_CREATED = "webhook.created", "Webhook created"
+    WEBHOOK_UPDATED = "webhook.updated", "Webhook changed"
+    WEBHOOK_DELETED = "webhook.deleted", "Webhook deleted"
+    WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated", "Webhook secret rotated"
+    WEBHOOK_DISABLED = "webhook.disabled", "Webhook disabled after failures"
+    WEBHOOK_REDELIVERED = "webhook.redelivered", "Webhook delivery resent"
 
 
 class ActorType(models.TextChoices):

@@ -19,7 +19,7 @@ from django.db.models import Count
 from django.http import HttpRequest
 from django.utils import timezone
 
-from policies import audit, fields, permissions, request_context, secrets
+from policies import audit, events, fields, permissions, request_context, secrets
 from policies.actors import Actor
 from policies.documents import EDITABLE_FIELDS, api_state, document_from_state, rule_state
 from policies.lint import Finding, Severity, lint_document
@@ -255,6 +255,7 @@ def _new_version(
         after=after,
         comment=comment,
     )
+    events.policy_published(api, event)
     _after_commit(api)
     return event
 
@@ -705,6 +706,7 @@ def issue_service_token(
                 after=_token_state(token, apis, api),
                 comment=comment,
             )
+        events.token_changed("token.issued", token=token, apis=apis, actor=actor, comment=comment)
     return token, new.secret
 
 
@@ -739,6 +741,9 @@ def revoke_service_token(*, actor: Actor, token: ServiceToken, comment: str = ""
                 after=_token_state(current, apis, api_or_none),
                 comment=comment,
             )
+        events.token_changed(
+            "token.revoked", token=current, apis=apis, actor=actor, comment=comment
+        )
         from policies import outbox
 
         # With the revocation: every central process refuses the token within

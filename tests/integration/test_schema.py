@@ -29,6 +29,8 @@ from corsadmin.wsgi import application
 from policies import services
 from policies.actors import Actor
 from policies.models import Api, OriginRule, ServiceToken
+from webhooks import services as webhooks
+from webhooks.models import Delivery, Subscription
 
 CHECKS = [
     not_a_server_error,
@@ -54,6 +56,16 @@ def _ensure_billing(member: User, team: Group) -> Api:
         services.add_origin(actor=Actor.for_user(member), api=api, value="https://a.example.com")
     if not ServiceToken.objects.filter(apis=api).exists():
         services.issue_service_token(actor=Actor.for_user(member), name="web", apis=[api])
+    if not Subscription.objects.exists():
+        webhooks.create_subscription(
+            actor=Actor.for_user(member),
+            name="ops",
+            url="https://hooks.example.com/fuzz",
+            team=team,
+            event_types=["policy.published"],
+        )
+    if not Delivery.objects.exists():
+        webhooks.record_event("policy.published", api=api, payload={"version": api.version})
     return api
 
 
@@ -72,20 +84,25 @@ def _aim(case: Any) -> None:
     if "slug" in params:
         params["slug"] = api.slug
     if "id" in params:
-        found = (
+        found: Any = (
             OriginRule.objects.filter(api=api)
             if "/origins/" in case.operation.path
+            else Subscription.objects.all()
+            if "/webhooks/" in case.operation.path
             else ServiceToken.objects.all()
         )
         params["id"] = found.values_list("pk", flat=True).first() or params["id"]
     if "version" in params:
         params["version"] = 1
+    if "delivery_id" in params:
+        params["delivery_id"] = Delivery.objects.values_list("pk", flat=True).first()
     if isinstance(case.body, dict):
         plausible = {
             "team": "payments",
             "slug": f"fuzz-{seed}",
             "value": f"https://fuzz-{seed}.example.com",
             "kind": "exact",
+            "url": f"https://fuzz-{seed}.example.com/hook",
         }
         for name, value in plausible.items():
             if isinstance(case.body.get(name), str):
@@ -95,7 +112,7 @@ def _aim(case: Any) -> None:
 # Loaded once, at collection: building the schema reads no database. (schemathesis'
 # `from_fixture` is not used: its lazy loader does not run under pytest 9.)
 schema = schemathesis.openapi.from_wsgi("/api/schema/", application).include(
-    path_regex=r"^/api/v1/(apis|tokens|audit)"
+    path_regex=r"^/api/v1/(apis|tokens|audit|webhooks)"
 )
 
 
@@ -160,6 +177,8 @@ def test_schema__served__openapi_3_with_management_paths(client: Client) -> None
         "/api/v1/tokens/{id}/",
         "/api/v1/apis/{slug}/versions/{version}/rollback",
         "/api/v1/audit/",
+        "/api/v1/webhooks/",
+        "/api/v1/webhooks/{id}/deliveries/{delivery_id}/redeliver",
     } <= paths
     assert document["components"]["securitySchemes"]["personalToken"]["scheme"] == "bearer"
 
