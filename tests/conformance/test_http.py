@@ -93,7 +93,9 @@ class Servers:
         reader.join(60)
         if not line or not line[0]:
             self.stop()
-            raise RuntimeError(f"{self.kind} servers did not start:\n{self.log.read_text()[-3000:]}")
+            raise RuntimeError(
+                f"{self.kind} servers did not start:\n{self.log.read_text()[-3000:]}"
+            )
         return [int(port) for port in json.loads(line[0])]
 
     def url(self, document: dict[str, Any]) -> str:
@@ -132,7 +134,8 @@ def test_e2e__subset__large_enough_and_http_sendable() -> None:
     assert len(E2E) >= 40
     for _, case in E2E:
         for name, value in case["request"]["headers"].items():
-            assert value.isascii() and value == value.strip(), name
+            assert value.isascii(), name
+            assert value == value.strip(), name
         assert case["request"]["path"].isascii()
 
 

@@ -68,9 +68,7 @@ def python_signature(key: OKPKey, body: bytes) -> str:
 def verify_in_node(jwks: dict[str, object], body: bytes, signature: str) -> dict[str, object]:
     import base64
 
-    return run_node(
-        VERIFY_JS, json.dumps([jwks, base64.b64encode(body).decode(), signature])
-    )
+    return run_node(VERIFY_JS, json.dumps([jwks, base64.b64encode(body).decode(), signature]))
 
 
 def test_interop__signed_in_python__verifies_in_node() -> None:
@@ -88,7 +86,9 @@ def test_interop__signed_in_python__verifies_in_node() -> None:
     [
         pytest.param(lambda body: body.replace(b"3", b"4"), id="one-byte-changed"),
         pytest.param(lambda body: body + b" ", id="trailing-space"),
-        pytest.param(lambda body: json.dumps(json.loads(body)).encode() + b"\n", id="re-serialised"),
+        pytest.param(
+            lambda body: json.dumps(json.loads(body)).encode() + b"\n", id="re-serialised"
+        ),
     ],
 )
 def test_interop__python_signature_over_other_bytes__refused_in_node(change: object) -> None:
@@ -111,7 +111,7 @@ def test_interop__signed_in_node__verifies_in_python() -> None:
     jwk = dict(signed["jwk"])  # type: ignore[call-overload]
     key = OKPKey.import_key(jwk)
     signature = str(signed["signature"])
-    header, empty, _ = signature.split(".")
+    _header, empty, _ = signature.split(".")
     assert empty == ""
     # When joserfc verifies it with the detached payload / Then it passes
     verified = jws.deserialize_compact(signature, key, algorithms=["EdDSA"], payload=BODY)
