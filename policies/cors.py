@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Final
 
 import re2
@@ -36,12 +37,14 @@ import re2
 __all__ = [
     "MAX_ORIGIN_LENGTH",
     "SCHEMA",
+    "Code",
     "CompiledPolicy",
     "Decision",
     "DocumentError",
     "choose_policy",
     "compile_policy",
     "decide",
+    "decide_without_policy",
     "merge_vary",
     "wildcard_to_regex",
 ]
@@ -120,6 +123,35 @@ _NOT_CANONICAL: Final = -2
 _NO_MATCH: Final = -1
 
 
+class Code(StrEnum):
+    """Stable, machine-readable outcome of a decision, beside its human ``reason``.
+
+    Consumers count refusals by code and dashboards group by it; the English ``reason`` may
+    be reworded between versions, these values may not. In ``report-only`` mode the code is
+    the one enforce would give.
+    """
+
+    ALLOWED = "allowed"
+    """A CORS request or preflight is granted its CORS headers."""
+    NOT_CORS = "not-cors"
+    """No ``Origin`` header: not a CORS request, nothing to decide (``Vary`` only, or the
+    static ``*`` answer of ``allow_all``)."""
+    OUTSIDE_PATHS = "outside-paths"
+    """The policy's ``paths`` do not cover the request's path: passed through untouched."""
+    MODE_OFF = "mode-off"
+    """The policy's mode is ``off``: passed through untouched."""
+    NO_POLICY = "no-policy"
+    """The consumer has no policy document for the API (cold start): refused."""
+    ORIGIN_NOT_ALLOWED = "origin-not-allowed"
+    """The origin is not allowed (including malformed, over-long and ``null`` origins)."""
+    METHOD_NOT_ALLOWED = "method-not-allowed"
+    """A preflight's ``Access-Control-Request-Method`` is not allowed."""
+    HEADER_NOT_ALLOWED = "header-not-allowed"
+    """A name in a preflight's ``Access-Control-Request-Headers`` is not allowed."""
+    PRIVATE_NETWORK_NOT_ALLOWED = "private-network-not-allowed"
+    """A preflight requests private network access and the policy does not allow it."""
+
+
 class DocumentError(ValueError):
     """A policy document that is malformed or of an unknown schema; the message says what."""
 
@@ -134,7 +166,8 @@ class Decision:
     ``allowed`` is False when a CORS request or preflight is refused; ``status`` is the status
     a preflight answer must have (200 or 403), None for any other request. ``mode`` is the
     policy's mode: in ``report-only`` the decision is exactly the enforce one and the
-    middleware decides what to apply.
+    middleware decides what to apply. ``code`` is the stable machine-readable outcome (a
+    ``Code``, which is a ``str``); ``reason`` the human explanation, which may be reworded.
     """
 
     allowed: bool
@@ -145,6 +178,7 @@ class Decision:
     applies: bool
     origin: str | None
     mode: str
+    code: str = Code.ALLOWED
 
 
 _new = object.__new__
@@ -157,6 +191,7 @@ _new = object.__new__
     _set_applies,
     _set_origin,
     _set_mode,
+    _set_code,
 ) = (
     Decision.__dict__[name].__set__
     for name in (
@@ -168,6 +203,7 @@ _new = object.__new__
         "applies",
         "origin",
         "mode",
+        "code",
     )
 )
 
@@ -182,6 +218,7 @@ def _decision(
     applies: bool,
     origin: str | None,
     mode: str,
+    code: str,
 ) -> Decision:
     """``Decision(...)``, about twice as fast: decide() builds one on every request.
 
@@ -198,6 +235,7 @@ def _decision(
     _set_applies(decision, applies)
     _set_origin(decision, origin)
     _set_mode(decision, mode)
+    _set_code(decision, code)
     return decision
 
 
@@ -589,6 +627,7 @@ class CompiledPolicy:
                 applies=False,
                 origin=origin,
                 mode=self.mode,
+                code=Code.MODE_OFF,
             )
         if not self.covers_path(path):
             return _decision(
@@ -600,6 +639,7 @@ class CompiledPolicy:
                 applies=False,
                 origin=origin,
                 mode=self.mode,
+                code=Code.OUTSIDE_PATHS,
             )
         if origin is None:
             if self.allow_all:
@@ -616,6 +656,7 @@ class CompiledPolicy:
                     applies=True,
                     origin=None,
                     mode=self.mode,
+                    code=Code.NOT_CORS,
                 )
             return _decision(
                 allowed=True,
@@ -626,6 +667,7 @@ class CompiledPolicy:
                 applies=True,
                 origin=None,
                 mode=self.mode,
+                code=Code.NOT_CORS,
             )
         if preflight:
             return self._decide_preflight(origin, headers)
@@ -640,6 +682,7 @@ class CompiledPolicy:
                 applies=True,
                 origin=origin,
                 mode=self.mode,
+                code=Code.ALLOWED,
             )
         refusal = self._check_origin(origin)
         if refusal is not None:
@@ -652,6 +695,7 @@ class CompiledPolicy:
                 applies=True,
                 origin=origin,
                 mode=self.mode,
+                code=Code.ORIGIN_NOT_ALLOWED,
             )
         return _decision(
             allowed=True,
@@ -662,9 +706,10 @@ class CompiledPolicy:
             applies=True,
             origin=origin,
             mode=self.mode,
+            code=Code.ALLOWED,
         )
 
-    def _refuse_preflight(self, origin: str, reason: str) -> Decision:
+    def _refuse_preflight(self, origin: str, reason: str, code: Code) -> Decision:
         return _decision(
             allowed=False,
             preflight=True,
@@ -674,13 +719,16 @@ class CompiledPolicy:
             applies=True,
             origin=origin,
             mode=self.mode,
+            code=code,
         )
 
     def _decide_preflight(self, origin: str, headers: Mapping[str, str]) -> Decision:
         if not self.allow_all:
             refusal = self._check_origin(origin)
             if refusal is not None:
-                return self._refuse_preflight(origin, "preflight refused: " + refusal)
+                return self._refuse_preflight(
+                    origin, "preflight refused: " + refusal, Code.ORIGIN_NOT_ALLOWED
+                )
         shown = _show(origin)
 
         method = (
@@ -688,13 +736,17 @@ class CompiledPolicy:
         ).strip(" \t")
         refusal = self._check_method(method)
         if refusal is not None:
-            return self._refuse_preflight(origin, f"preflight from {shown} refused: {refusal}")
+            return self._refuse_preflight(
+                origin, f"preflight from {shown} refused: {refusal}", Code.METHOD_NOT_ALLOWED
+            )
 
         raw = _header(headers, "access-control-request-headers", "Access-Control-Request-Headers")
         if raw:
             refusal = self._check_request_headers(raw)
             if refusal is not None:
-                return self._refuse_preflight(origin, f"preflight from {shown} refused: {refusal}")
+                return self._refuse_preflight(
+                    origin, f"preflight from {shown} refused: {refusal}", Code.HEADER_NOT_ALLOWED
+                )
 
         pna = _header(
             headers,
@@ -707,6 +759,7 @@ class CompiledPolicy:
                 origin,
                 f"preflight from {shown} refused: private network access is requested but "
                 f"{self._label} does not allow it (allow_private_network is off)",
+                Code.PRIVATE_NETWORK_NOT_ALLOWED,
             )
 
         if self.allow_all:
@@ -728,6 +781,7 @@ class CompiledPolicy:
             applies=True,
             origin=origin,
             mode=self.mode,
+            code=Code.ALLOWED,
         )
 
     def _check_method(self, method: str) -> str | None:
@@ -829,6 +883,38 @@ def decide(
     """
     compiled = policy if isinstance(policy, CompiledPolicy) else compile_policy(policy)
     return compiled.decide(method, path, headers)
+
+
+def decide_without_policy(*, method: str, path: str, headers: Mapping[str, str]) -> Decision:
+    """The decision when a consumer has no policy document for the API (a cold start).
+
+    Nothing falls open: a CORS request or preflight is refused (a preflight with status
+    403) with no CORS headers, only ``Vary``; a request without ``Origin`` needs nothing and
+    passes (``allowed`` True). ``code`` is always ``Code.NO_POLICY`` and ``mode`` "enforce".
+    ``path`` is accepted for symmetry with ``decide`` and named in the reason. Never raises.
+    """
+    origin = _header(headers, "origin", "Origin")
+    preflight = (
+        origin is not None
+        and method == "OPTIONS"
+        and _header(headers, "access-control-request-method", "Access-Control-Request-Method")
+        is not None
+    )
+    reason = (
+        f"no policy document for this API yet: {_show(method)} {_show(path)} gets no CORS "
+        "headers (nothing falls open before the first document arrives)"
+    )
+    return _decision(
+        allowed=origin is None,
+        preflight=preflight,
+        headers={VARY: VARY_PREFLIGHT if preflight else VARY_ACTUAL},
+        reason=reason,
+        status=_PREFLIGHT_STATUS_REFUSED if preflight else None,
+        applies=True,
+        origin=origin,
+        mode="enforce",
+        code=Code.NO_POLICY,
+    )
 
 
 def choose_policy(policies: Sequence[CompiledPolicy], path: str) -> CompiledPolicy | None:

@@ -701,12 +701,20 @@ def test_mode_report_only__any_request__exactly_the_enforce_decision(
 
     assert report.mode == "report-only"
     assert report.applies is True
-    assert (report.allowed, report.preflight, report.status, report.headers, report.reason) == (
+    assert (
+        report.allowed,
+        report.preflight,
+        report.status,
+        report.headers,
+        report.reason,
+        report.code,
+    ) == (
         enforce.allowed,
         enforce.preflight,
         enforce.status,
         enforce.headers,
         enforce.reason,
+        enforce.code,
     )
 
 
