@@ -162,6 +162,10 @@ def preflight(origin: str = APP, acrm: str = "PATCH", **kwargs: Any) -> dict[str
     return request(origin, method="OPTIONS", acrm=acrm, **kwargs)
 
 
+NO_DOCUMENT: Any = object()
+"""A case whose consumer holds no document for the API (a cold start): ``document`` null."""
+
+
 def case(
     name: str,
     rule: str,
@@ -176,7 +180,7 @@ def case(
     entry: dict[str, Any] = {
         "name": name,
         "rule": rule,
-        "document": document if document is not None else doc(),
+        "document": None if document is NO_DOCUMENT else document if document else doc(),
         "request": req,
         "expect": {"status": status, "code": code, "headers": headers},
     }
@@ -1596,6 +1600,39 @@ FAULTS = [
     ),
 ]
 
+# --- no document held (cold start): nothing falls open ----------------------------------------
+
+NO_POLICY = [
+    case(
+        "no document: a CORS request gets no CORS headers",
+        "B7",
+        request(APP),
+        "no-policy",
+        REFUSED_ACTUAL,
+        document=NO_DOCUMENT,
+        e2e=True,
+    ),
+    case(
+        "no document: a preflight is refused",
+        "D11",
+        preflight(),
+        "no-policy",
+        REFUSED_PREFLIGHT,
+        document=NO_DOCUMENT,
+        status=403,
+        e2e=True,
+    ),
+    case(
+        "no document: a request without Origin needs nothing",
+        "A1",
+        request(None),
+        "no-policy",
+        REFUSED_ACTUAL,
+        document=NO_DOCUMENT,
+        e2e=True,
+    ),
+]
+
 GROUPS: dict[str, tuple[str, list[dict[str, Any]]]] = {
     "classification": (
         "A. Which requests are CORS requests and preflights; request origins.",
@@ -1615,6 +1652,10 @@ GROUPS: dict[str, tuple[str, list[dict[str, Any]]]] = {
     ),
     "modes-paths": ("Modes (enforce, report-only, off) and paths.", MODES_PATHS),
     "faults": ("Faults fixed so far, each a pinned regression.", FAULTS),
+    "no-policy": (
+        "No document held for the API (document null: a consumer's cold start).",
+        NO_POLICY,
+    ),
 }
 
 

@@ -80,6 +80,8 @@ export class CompiledPolicy {
 
 export function compilePolicy(document: unknown): CompiledPolicy;
 export function decide(policy: PolicyDocument | CompiledPolicy, request: CorsRequest): Decision;
+/** The decision when no document is held for the API (cold start): code no-policy. */
+export function decideWithoutPolicy(request: CorsRequest): Decision;
 export function choosePolicy(policies: CompiledPolicy[], path: string): CompiledPolicy | null;
 export function mergeVary(existing: string | null | undefined, ...names: string[]): string;
 export function wildcardToRegex(pattern: string): string;

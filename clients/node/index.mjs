@@ -24,6 +24,7 @@ export const {
   choosePolicy,
   compilePolicy,
   decide,
+  decideWithoutPolicy,
   header,
   isCanonicalOrigin,
   loadPublicKeys,

@@ -25,7 +25,7 @@ const crypto = require("node:crypto");
 const fs = require("node:fs");
 const os = require("node:os");
 const path = require("node:path");
-const { compilePolicy, DocumentError, VARY, header } = require("./cors");
+const { compilePolicy, decideWithoutPolicy, DocumentError } = require("./cors");
 const { loadPublicKeys, verifier } = require("./signature");
 
 const MAX_REFUSED_KEYS = 500;
@@ -208,7 +208,7 @@ class PolicyClient {
     const { policy, missing } = this.choose(path);
     let decision;
     if (policy !== null) decision = policy.decide(method, path, headers);
-    else if (missing !== null) decision = this.coldDecision(method, headers, missing);
+    else if (missing !== null) decision = this.coldDecision(method, path, headers, missing);
     else return null;
     if (!decision.allowed && decision.origin !== null && decision.origin !== requestOrigin) {
       this.countRefused(policy !== null ? policy.api : missing, decision.origin, decision.code, decision.reason);
@@ -216,24 +216,15 @@ class PolicyClient {
     return { decision, policy };
   }
 
-  coldDecision(method, headers, slug) {
-    const origin = header(headers, "origin");
-    const preflight = origin !== undefined && method === "OPTIONS" && header(headers, "access-control-request-method") !== undefined;
-    const reason =
-      `no policy document for ${slug} (${this.errors.get(slug) || "not fetched yet"}; no cache or ` +
-      "bootstrap file has one): cross-origin requests get no CORS headers";
-    if (origin !== undefined && this.logEvery("cold:" + slug)) this.logger.error(`corsadmin: ${reason}`);
-    return Object.freeze({
-      allowed: origin === undefined,
-      preflight,
-      headers: { [VARY]: "Origin" },
-      reason,
-      status: preflight ? 403 : null,
-      applies: true,
-      origin: origin === undefined ? null : origin,
-      mode: "enforce",
-      code: "no-policy",
-    });
+  coldDecision(method, path, headers, slug) {
+    const decision = decideWithoutPolicy({ method, path, headers });
+    if (decision.origin !== null && this.logEvery("cold:" + slug)) {
+      this.logger.error(
+        `corsadmin: no policy document for ${slug} (${this.errors.get(slug) || "not fetched yet"}; no cache or ` +
+          "bootstrap file has one): cross-origin requests get no CORS headers",
+      );
+    }
+    return decision;
   }
 
   // --- health ------------------------------------------------------------------------------

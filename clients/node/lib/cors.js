@@ -573,6 +573,28 @@ function decide(policy, request) {
   return compiled.decide(method, path, headers || {});
 }
 
+/**
+ * The decision when a consumer holds no document for the API (a cold start), as the Python
+ * engine's `decide_without_policy`: nothing falls open. A CORS request or preflight is refused
+ * (a preflight with 403) with only `Vary`; a request without Origin passes. Code `no-policy`.
+ */
+function decideWithoutPolicy(request) {
+  const { method, path, headers = {} } = request;
+  const origin = header(headers, "origin");
+  const preflight = origin !== undefined && method === "OPTIONS" && header(headers, "access-control-request-method") !== undefined;
+  return decision({
+    allowed: origin === undefined,
+    preflight,
+    headers: { [VARY]: preflight ? VARY_PREFLIGHT : VARY_ACTUAL },
+    reason: `no policy document for this API yet: ${show(String(method))} ${show(String(path))} gets no CORS headers (nothing falls open before the first document arrives)`,
+    status: preflight ? 403 : null,
+    applies: true,
+    origin: origin === undefined ? null : origin,
+    mode: "enforce",
+    code: "no-policy",
+  });
+}
+
 /** The first policy whose `paths` matches `path`, or null. */
 function choosePolicy(policies, path) {
   return policies.find((policy) => policy.coversPath(path)) || null;
@@ -619,6 +641,7 @@ module.exports = {
   choosePolicy,
   compilePolicy,
   decide,
+  decideWithoutPolicy,
   header,
   isCanonicalOrigin,
   mergeVary,
