@@ -170,6 +170,9 @@ export interface CorsadminMiddleware {
   close(): void;
 }
 
+/** Options from CORSADMIN_* environment variables (the Python consumers' names). */
+export function configFromEnv(env?: Record<string, string | undefined>): ClientOptions;
+
 export function middleware(options: ClientOptions & { client?: PolicyClient }): CorsadminMiddleware;
 
 export const ACAO: "Access-Control-Allow-Origin";

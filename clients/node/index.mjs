@@ -23,6 +23,7 @@ export const {
   VARY_PREFLIGHT,
   choosePolicy,
   compilePolicy,
+  configFromEnv,
   decide,
   decideWithoutPolicy,
   header,

@@ -614,4 +614,28 @@ function readEntries(file, what, logger) {
   return entries;
 }
 
-module.exports = { ConfigurationError, PolicyClient, backoff, jittered, ownOrigin };
+/**
+ * The middleware options from the environment, the same names as the Python consumers':
+ * CORSADMIN_URL, CORSADMIN_TOKEN, CORSADMIN_APIS (comma-separated), CORSADMIN_INTERVAL,
+ * CORSADMIN_TIMEOUT, CORSADMIN_CACHE_FILE, CORSADMIN_BOOTSTRAP_FILE, CORSADMIN_PUBLIC_KEYS
+ * (a JWKS file path or inline JSON), CORSADMIN_VERIFY_SIGNATURES ("false" turns verification
+ * off), CORSADMIN_SERVICE, CORSADMIN_TELEMETRY_INTERVAL.
+ */
+function configFromEnv(env = process.env) {
+  const number = (name, fallback) => (env[name] ? Number(env[name]) : fallback);
+  return {
+    url: env.CORSADMIN_URL || null,
+    token: env.CORSADMIN_TOKEN || null,
+    apis: env.CORSADMIN_APIS || "",
+    interval: number("CORSADMIN_INTERVAL", 30),
+    timeout: number("CORSADMIN_TIMEOUT", 2),
+    cacheFile: env.CORSADMIN_CACHE_FILE || null,
+    bootstrapFile: env.CORSADMIN_BOOTSTRAP_FILE || null,
+    publicKeys: env.CORSADMIN_PUBLIC_KEYS || undefined,
+    verifySignatures: (env.CORSADMIN_VERIFY_SIGNATURES || "true").toLowerCase() !== "false",
+    service: env.CORSADMIN_SERVICE || null,
+    telemetryInterval: number("CORSADMIN_TELEMETRY_INTERVAL", 60),
+  };
+}
+
+module.exports = { ConfigurationError, PolicyClient, backoff, configFromEnv, jittered, ownOrigin };

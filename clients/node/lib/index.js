@@ -5,7 +5,7 @@
  * keeps its policy fresh from central and verifies every document's signature.
  */
 const cors = require("./cors");
-const { ConfigurationError, PolicyClient, ownOrigin } = require("./client");
+const { ConfigurationError, PolicyClient, configFromEnv, ownOrigin } = require("./client");
 const { middleware } = require("./middleware");
 const { SignatureError, loadPublicKeys, verifier } = require("./signature");
 
@@ -13,6 +13,7 @@ module.exports = {
   ...cors,
   ConfigurationError,
   PolicyClient,
+  configFromEnv,
   SignatureError,
   loadPublicKeys,
   middleware,

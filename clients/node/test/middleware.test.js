@@ -358,3 +358,24 @@ describe("report-only and telemetry", () => {
     assert.deepEqual(payload.refused.map((r) => [r.origin, r.reason, r.count]), [[EVIL, "origin-not-allowed", 2]]);
   });
 });
+
+describe("configuration from the environment", () => {
+  test("config_from_env__corsadmin_variables__middleware_options", () => {
+    const { configFromEnv } = require("..");
+    const options = configFromEnv({
+      CORSADMIN_URL: "http://central",
+      CORSADMIN_TOKEN: "cors_x",
+      CORSADMIN_APIS: "a,b",
+      CORSADMIN_INTERVAL: "2.5",
+      CORSADMIN_PUBLIC_KEYS: "/etc/keys.json",
+      CORSADMIN_VERIFY_SIGNATURES: "False",
+    });
+    assert.equal(options.url, "http://central");
+    assert.equal(options.apis, "a,b");
+    assert.equal(options.interval, 2.5);
+    assert.equal(options.timeout, 2);
+    assert.equal(options.publicKeys, "/etc/keys.json");
+    assert.equal(options.verifySignatures, false);
+    assert.equal(configFromEnv({}).verifySignatures, true);
+  });
+});
