@@ -110,8 +110,18 @@ export interface ClientOptions {
   apis: string[] | string;
   /** Poll interval, seconds (30). */
   interval?: number;
-  /** Total deadline of each fetch and of the start-up load, seconds (2). */
+  /** Connecting and the response head of a call to central, seconds (2). */
   timeout?: number;
+  /** Total time one fetch may take, body included, seconds (10). */
+  fetchDeadline?: number;
+  /** Largest document accepted, bytes (4 MiB). */
+  maxDocumentBytes?: number;
+  /** How long the first requests may wait for central's first answer, seconds (0). */
+  startupWait?: number;
+  /** Trust central's GET /api/v1/keys on first use instead of configured publicKeys (false). */
+  fetchPublicKeys?: boolean;
+  /** Serve health() as JSON at this path (none). */
+  healthPath?: string | null;
   /** Where the last good documents are kept on disk. */
   cacheFile?: string | null;
   /** Documents to start from: a JSON list of {"document": "<exact body>", "signature": "..."}. */
@@ -148,7 +158,10 @@ export class PolicyClient {
   constructor(options: ClientOptions);
   readonly apis: string[];
   readonly loaded: boolean;
+  /** Resolves when the files are read (and, with startupWait, central answered or it passed). */
   start(): Promise<void>;
+  /** Resolves when the first background round (fetch from central) is over. */
+  readonly firstRound: Promise<void> | undefined;
   close(): void;
   refresh(): Promise<boolean>;
   health(): Health;
@@ -164,7 +177,7 @@ export class PolicyClient {
 export interface CorsadminMiddleware {
   (req: IncomingMessage, res: ServerResponse, next: (error?: unknown) => void): void;
   readonly client: PolicyClient;
-  /** Resolves when the start-up load is done. */
+  /** Resolves when the files are read (and startupWait, if any, is over). */
   readonly ready: Promise<void>;
   health(): Health;
   close(): void;

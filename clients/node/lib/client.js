@@ -2,17 +2,19 @@
 /**
  * The consumer client: fetch each API's policy document from central, verify it, keep it,
  * decide with it. What a request costs: a read of the in-memory snapshot and `decide`; it
- * never waits on the network (except the very first requests, while the start-up load runs,
- * which is bounded by `timeout`). In the background:
+ * never waits on the network. At start the cache file, then the bootstrap file, are read
+ * (local disk; the first requests wait for that only) while the first fetch from central
+ * runs in the background (`startupWait` > 0 lets the first requests wait that long for it).
+ * In the background:
  *
  * - polls `GET /api/v1/policies/<slug>` with `If-None-Match` every `interval` seconds
- *   (+-10 % jitter); each fetch has a total deadline of `timeout` seconds (connect, headers and
- *   body); failures back off exponentially with jitter (0.5 s, 1 s, 2 s ... at most 2 x
- *   interval);
+ *   (+-10 % jitter); `timeout` bounds connecting and the response head, `fetchDeadline` the
+ *   whole fetch (body included), `maxDocumentBytes` its size; failures back off
+ *   exponentially with jitter (0.5 s, 1 s, 2 s ... at most 2 x interval);
  * - every document, from central, the cache file or the bootstrap file, is verified against
  *   `publicKeys` (Ed25519 detached JWS, design.md "Signed documents") before it is applied; a
- *   document that does not verify, is malformed, of an unknown schema or for another API is
- *   refused, logged with its source, and the last good one kept;
+ *   document that does not verify, is too large, malformed, of an unknown schema or for
+ *   another API is refused, logged with its source, and the last good one kept;
  * - last known good: memory, then `cacheFile` (written atomically after each new document),
  *   then `bootstrapFile`. Nothing falls open: with no document, cross-origin requests get no
  *   CORS headers (code `no-policy`);
@@ -29,6 +31,7 @@ const { compilePolicy, decideWithoutPolicy, DocumentError } = require("./cors");
 const { loadPublicKeys, verifier } = require("./signature");
 
 const MAX_REFUSED_KEYS = 500;
+const DEFAULT_MAX_DOCUMENT_BYTES = 4 * 1024 * 1024;
 const MAX_ORIGIN_CHARS = 300;
 const MAX_SAMPLE_CHARS = 300;
 const LOG_EVERY_MS = 60_000;
@@ -46,6 +49,23 @@ class FetchError extends Error {}
 function asList(apis) {
   const list = typeof apis === "string" ? apis.split(",") : Array.isArray(apis) ? apis : [];
   return [...new Set(list.map((slug) => String(slug).trim()).filter(Boolean))];
+}
+
+function sleep(seconds) {
+  return new Promise((resolve) => setTimeout(resolve, seconds * 1000).unref());
+}
+
+/** A document object as central serialises it: sorted keys, no spaces, non-ASCII escaped
+ * (Python's json.dumps(sort_keys=True, separators=(",", ":"))), so signatures still verify. */
+function canonicalJson(value) {
+  const sorted = (item) => {
+    if (Array.isArray(item)) return item.map(sorted);
+    if (item !== null && typeof item === "object") {
+      return Object.fromEntries(Object.keys(item).sort().map((key) => [key, sorted(item[key])]));
+    }
+    return item;
+  };
+  return JSON.stringify(sorted(value)).replace(/[\u0080-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }
 
 /** `seconds` +-10 %: processes started together do not poll in lockstep. */
@@ -84,14 +104,17 @@ const defaultLogger = {
 
 class PolicyClient {
   /**
-   * Options (design.md, "Consumer configuration"): `url` (central's base URL) and `token` (a
-   * `cors_...` service token), required unless `bootstrapFile` is given; `apis` (slugs, array
-   * or comma-separated, the first whose `paths` matches applies); `interval` (s, 30);
-   * `timeout` (s, 2: each fetch's total deadline, and the start-up load's); `cacheFile`;
+   * Options (design.md, "Consumer configuration"; the Python keywords in camelCase): `url`
+   * (central's base URL) and `token` (a `cors_...` service token), required unless
+   * `bootstrapFile` is given; `apis` (slugs, array or comma-separated, the first whose
+   * `paths` matches applies); `interval` (s, 30); `timeout` (s, 2: connecting and the
+   * response head); `fetchDeadline` (s, 10: one whole fetch); `maxDocumentBytes` (4 MiB);
+   * `startupWait` (s, 0: how long the first requests may wait for central); `cacheFile`;
    * `bootstrapFile`; `publicKeys` (a JWKS object, inline JSON or a file path; required while
-   * `verifySignatures` is true, the default); `service` (a name in telemetry);
-   * `telemetryInterval` (s, 60); `telemetry` (true); `logger` ({info, warn, error}).
-   * Throws ConfigurationError naming the setting that cannot work.
+   * `verifySignatures` is true, the default, unless `fetchPublicKeys` opts in to trusting
+   * central's `GET /api/v1/keys` on first use); `service` (a name in telemetry);
+   * `telemetry` (true); `telemetryInterval` (s, 60); `healthPath` (serve health() there);
+   * `logger` ({info, warn, error}). Throws ConfigurationError naming the option.
    */
   constructor(options = {}) {
     this.url = (options.url || "").replace(/\/+$/, "") || null;
@@ -101,38 +124,57 @@ class PolicyClient {
     if (this.url === null && !options.bootstrapFile) {
       throw new ConfigurationError("url: central's URL is required unless a bootstrap file is");
     }
+    if (this.url !== null && !/^https?:\/\//.test(this.url)) {
+      throw new ConfigurationError(`url: ${JSON.stringify(this.url)} is not an http:// or https:// URL`);
+    }
     if (this.url !== null && this.token === null) throw new ConfigurationError("token: a service token is required with url");
     this.interval = Number(options.interval ?? 30);
     this.timeout = Number(options.timeout ?? 2);
-    if (!(this.interval > 0)) throw new ConfigurationError("interval must be a positive number of seconds");
-    if (!(this.timeout > 0)) throw new ConfigurationError("timeout must be a positive number of seconds");
+    this.fetchDeadline = Number(options.fetchDeadline ?? 10);
+    this.telemetryInterval = Number(options.telemetryInterval ?? 60);
+    for (const name of ["interval", "timeout", "fetchDeadline", "telemetryInterval"]) {
+      if (!(this[name] > 0)) throw new ConfigurationError(`${name} must be a positive number of seconds`);
+    }
+    this.startupWait = Number(options.startupWait ?? 0);
+    if (!(this.startupWait >= 0)) throw new ConfigurationError("startupWait must not be negative");
+    this.maxDocumentBytes = Number(options.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES);
+    if (!(this.maxDocumentBytes >= 1024)) throw new ConfigurationError("maxDocumentBytes must be at least 1024");
+    this.healthPath = options.healthPath || null;
+    if (this.healthPath !== null && !this.healthPath.startsWith("/")) {
+      throw new ConfigurationError("healthPath must start with /");
+    }
     this.cacheFile = options.cacheFile || null;
     this.bootstrapFile = options.bootstrapFile || null;
     this.service = options.service || null;
-    this.telemetryInterval = Number(options.telemetryInterval ?? 60);
     this.telemetryEnabled = options.telemetry !== false && this.url !== null;
     this.logger = options.logger || defaultLogger;
     this.verifySignatures = options.verifySignatures !== false;
-    if (this.verifySignatures) {
-      if (options.publicKeys === undefined || options.publicKeys === null || options.publicKeys === "") {
-        throw new ConfigurationError(
-          "publicKeys: a JWKS (object, inline JSON or file path) is required to verify documents " +
-            "(verifySignatures: false accepts unsigned documents, for development only)",
-        );
-      }
+    this.fetchPublicKeys = options.fetchPublicKeys === true;
+    this.verify = null;
+    const keys = options.publicKeys;
+    const haveKeys = keys !== undefined && keys !== null && keys !== "";
+    if (this.fetchPublicKeys && this.url === null) {
+      throw new ConfigurationError("fetchPublicKeys: needs url to fetch the keys from");
+    }
+    if (this.verifySignatures && haveKeys) {
       try {
-        this.verify = verifier(loadPublicKeys(options.publicKeys));
+        this.verify = verifier(loadPublicKeys(keys));
       } catch (error) {
         throw new ConfigurationError(error.message);
       }
-    } else {
-      this.verify = null;
+    } else if (this.verifySignatures && !this.fetchPublicKeys) {
+      throw new ConfigurationError(
+        "publicKeys: a JWKS (object, inline JSON or file path) is required to verify documents " +
+          "(fetchPublicKeys: true trusts central's keys on first use; verifySignatures: false " +
+          "accepts unsigned documents, for development only)",
+      );
+    } else if (!this.verifySignatures) {
       this.logger.warn(
         "corsadmin: SIGNATURE VERIFICATION IS OFF (verifySignatures: false): any document from " +
           "central, a proxy, the cache file or the bootstrap file is applied unchecked",
       );
     }
-    this.staleAfter = 3 * this.interval + this.timeout;
+    this.staleAfter = 3 * this.interval + this.fetchDeadline;
     this.instanceId = `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString("hex")}`;
     this.held = new Map(); // slug -> {policy, body, signature, etag, confirmedAt (ms), source}
     this.policies = [];
@@ -149,20 +191,24 @@ class PolicyClient {
     this.ready = null;
   }
 
-  /** Start once: the bounded start-up load, then the polling loop. Resolves when loaded. */
+  /**
+   * Start once: read the files (the returned promise, `ready`, resolves when they are read,
+   * and, with `startupWait`, when the first fetch is done or that many seconds have passed),
+   * and start the background fetches.
+   */
   start() {
     if (this.ready === null) {
-      this.ready = this.initialLoad().then(
-        () => {
-          this.loaded = true;
-          this.schedule(this.missing().length ? backoff(1, this.interval) : jittered(this.interval));
-        },
-        (error) => {
-          this.loaded = true;
-          this.logger.error(`corsadmin: start-up load failed: ${error.stack || error}`);
-          this.schedule(backoff(1, this.interval));
-        },
-      );
+      const files = this.loadFiles().catch((error) => {
+        this.logger.error(`corsadmin: reading the files failed: ${error.stack || error}`);
+      });
+      this.firstRound = files.then(() => this.round({ first: true }));
+      const waits = [files];
+      if (this.startupWait > 0 && this.url !== null) {
+        waits.push(Promise.race([this.firstRound, sleep(this.startupWait)]));
+      }
+      this.ready = Promise.all(waits).then(() => {
+        this.loaded = true;
+      });
     }
     return this.ready;
   }
@@ -257,6 +303,17 @@ class PolicyClient {
     return { ok, instance: this.instanceId, apis };
   }
 
+  logMissing() {
+    const missing = this.missing();
+    if (missing.length) {
+      this.logger.error(
+        `corsadmin: no policy document for ${missing.join(", ")} (` +
+          missing.map((slug) => `${slug}: ${this.errors.get(slug) || "not fetched"}`).join("; ") +
+          ") and no cache or bootstrap file has one: cross-origin requests get no CORS headers until central answers",
+      );
+    }
+  }
+
   logStaleness() {
     for (const [slug, state] of Object.entries(this.health().apis)) {
       if (!state.stale || !this.logEvery("stale:" + slug)) continue;
@@ -285,7 +342,13 @@ class PolicyClient {
     }
     let policy;
     try {
-      if (this.verify !== null) await this.verify(body, signature);
+      if (Buffer.byteLength(body, "utf8") > this.maxDocumentBytes) {
+        throw new DocumentError(`the document is larger than maxDocumentBytes (${this.maxDocumentBytes})`);
+      }
+      if (this.verifySignatures) {
+        if (this.verify === null) throw new DocumentError("central's public keys are not known yet (fetchPublicKeys)");
+        await this.verify(body, signature);
+      }
       let document;
       try {
         document = JSON.parse(body);
@@ -319,30 +382,6 @@ class PolicyClient {
   }
 
   // --- sources -----------------------------------------------------------------------------
-
-  async initialLoad() {
-    const deadline = Date.now() + this.timeout * 1000;
-    if (this.url !== null) {
-      for (const slug of this.apis) {
-        const remaining = (deadline - Date.now()) / 1000;
-        if (remaining <= 0.05) break;
-        try {
-          await this.fetchAndAccept(slug, remaining);
-        } catch (error) {
-          if (!(error instanceof FetchError)) throw error;
-        }
-      }
-    }
-    await this.loadFiles();
-    const missing = this.missing();
-    if (missing.length) {
-      this.logger.error(
-        `corsadmin: no policy document for ${missing.join(", ")} at start-up (` +
-          missing.map((slug) => `${slug}: ${this.errors.get(slug) || "not fetched"}`).join("; ") +
-          ") and no cache or bootstrap file has one: cross-origin requests get no CORS headers until central answers",
-      );
-    }
-  }
 
   /** Fill what is still missing from the cache file, then the bootstrap file. */
   async loadFiles() {
@@ -389,21 +428,52 @@ class PolicyClient {
     }
   }
 
-  /** {body, etag, signature} from central (body null for 304); throws FetchError. */
-  async fetchDocument(slug, etag, timeout) {
-    const headers = { Authorization: `Bearer ${this.token}`, Accept: "application/json", "User-Agent": "corsadmin-node/1" };
-    if (etag) headers["If-None-Match"] = etag;
-    // One signal bounds the whole exchange: connect, headers and the body.
-    const signal = AbortSignal.timeout(Math.max(1, Math.round(timeout * 1000)));
-    let response;
-    let bytes;
+  /**
+   * GET `path` from central with the token: `timeout` bounds connecting and the response
+   * head, `fetchDeadline` everything, `maxDocumentBytes` the body. Resolves {response,
+   * bytes}; throws FetchError.
+   */
+  async get(path, headers = {}) {
+    const head = new AbortController();
+    const signal = AbortSignal.any([head.signal, AbortSignal.timeout(Math.round(this.fetchDeadline * 1000))]);
+    const headTimer = setTimeout(() => head.abort(new Error(`no answer within ${this.timeout} s`)), this.timeout * 1000);
     try {
-      response = await fetch(`${this.url}/api/v1/policies/${encodeURIComponent(slug)}`, { headers, signal, redirect: "manual" });
-      bytes = Buffer.from(await response.arrayBuffer());
+      const response = await fetch(`${this.url}${path}`, {
+        headers: { Authorization: `Bearer ${this.token}`, Accept: "application/json", "User-Agent": "corsadmin-node/1", ...headers },
+        signal,
+        redirect: "manual",
+      });
+      clearTimeout(headTimer);
+      const declared = Number(response.headers.get("content-length") || 0);
+      if (declared > this.maxDocumentBytes) {
+        await response.body?.cancel();
+        throw new FetchError(`central's answer is ${declared} bytes, more than maxDocumentBytes (${this.maxDocumentBytes})`);
+      }
+      const chunks = [];
+      let size = 0;
+      if (response.body) {
+        for await (const chunk of response.body) {
+          size += chunk.length;
+          if (size > this.maxDocumentBytes) {
+            throw new FetchError(`central's answer is more than maxDocumentBytes (${this.maxDocumentBytes})`);
+          }
+          chunks.push(chunk);
+        }
+      }
+      return { response, bytes: Buffer.concat(chunks) };
     } catch (error) {
+      if (error instanceof FetchError) throw error;
       const cause = error.cause ? `: ${error.cause.code || error.cause.message}` : "";
-      throw new FetchError(`central unreachable: ${error.name}: ${error.message}${cause}`);
+      const why = signal.aborted && signal.reason ? `${signal.reason.message || signal.reason}` : `${error.name}: ${error.message}${cause}`;
+      throw new FetchError(`central unreachable: ${why}`);
+    } finally {
+      clearTimeout(headTimer);
     }
+  }
+
+  /** {body, etag, signature} from central (body null for 304); throws FetchError. */
+  async fetchDocument(slug, etag) {
+    const { response, bytes } = await this.get(`/api/v1/policies/${encodeURIComponent(slug)}`, etag ? { "If-None-Match": etag } : {});
     if (response.status === 304 && etag) return { body: null, etag, signature: null };
     if (response.status !== 200) {
       throw new FetchError(`central answered ${response.status}: ${bytes.toString("utf8").slice(0, 200)}`);
@@ -415,11 +485,25 @@ class PolicyClient {
     };
   }
 
-  async fetchAndAccept(slug, timeout = this.timeout) {
+  /** Trust on first use (fetchPublicKeys): central's JWKS, once. */
+  async loadCentralKeys() {
+    if (this.verify !== null || !this.fetchPublicKeys || !this.verifySignatures) return;
+    const { response, bytes } = await this.get("/api/v1/keys");
+    if (response.status !== 200) throw new FetchError(`central's keys: answered ${response.status}`);
+    try {
+      this.verify = verifier(loadPublicKeys(bytes.toString("utf8")));
+    } catch (error) {
+      throw new FetchError(`central's keys are unusable: ${error.message}`);
+    }
+    this.logger.warn(`corsadmin: trusting central's public keys fetched from ${this.url}/api/v1/keys (fetchPublicKeys)`);
+  }
+
+  async fetchAndAccept(slug) {
     const current = this.held.get(slug);
     let answer;
     try {
-      answer = await this.fetchDocument(slug, current && current.source !== "bootstrap" ? current.etag : null, timeout);
+      await this.loadCentralKeys();
+      answer = await this.fetchDocument(slug, current && current.source !== "bootstrap" ? current.etag : null);
     } catch (error) {
       if (error instanceof FetchError) this.errors.set(slug, error.message);
       throw error;
@@ -462,9 +546,12 @@ class PolicyClient {
     return ok;
   }
 
-  async round() {
+  async round({ first = false } = {}) {
     this.timer = null;
-    if (this.closed) return;
+    if (this.closed || this.url === null) {
+      if (first) this.logMissing();
+      return;
+    }
     let delay;
     try {
       if (await this.refresh()) {
@@ -474,7 +561,8 @@ class PolicyClient {
         this.failures += 1;
         delay = backoff(this.failures, this.interval);
       }
-      this.logStaleness();
+      if (first) this.logMissing();
+      else this.logStaleness();
       if (this.telemetryEnabled && Date.now() >= this.nextTelemetry) {
         this.nextTelemetry = Date.now() + jittered(this.telemetryInterval) * 1000;
         await this.sendReport();
@@ -553,7 +641,7 @@ class PolicyClient {
         method: "POST",
         headers: { Authorization: `Bearer ${this.token}`, "Content-Type": "application/json", "User-Agent": "corsadmin-node/1" },
         body: JSON.stringify(payload),
-        signal: AbortSignal.timeout(Math.round(this.timeout * 1000)),
+        signal: AbortSignal.timeout(Math.round(this.fetchDeadline * 1000)),
         redirect: "manual",
       });
       await response.arrayBuffer();
@@ -604,9 +692,9 @@ function readEntries(file, what, logger) {
     if (item && typeof item.document === "string") {
       entries.push(item);
     } else if (item && item.document && typeof item.document === "object") {
-      entries.push({ ...item, document: JSON.stringify(item.document) });
+      entries.push({ ...item, document: canonicalJson(item.document) });
     } else if (item && typeof item === "object" && item.schema !== undefined) {
-      entries.push({ document: JSON.stringify(item), signature: null });
+      entries.push({ document: canonicalJson(item), signature: null });
     } else {
       logger.error(`corsadmin: ${what} ${file}: an entry is not {"document", "signature"}; ignored`);
     }
@@ -629,6 +717,12 @@ function configFromEnv(env = process.env) {
     apis: env.CORSADMIN_APIS || "",
     interval: number("CORSADMIN_INTERVAL", 30),
     timeout: number("CORSADMIN_TIMEOUT", 2),
+    fetchDeadline: number("CORSADMIN_FETCH_DEADLINE", 10),
+    maxDocumentBytes: number("CORSADMIN_MAX_DOCUMENT_BYTES", DEFAULT_MAX_DOCUMENT_BYTES),
+    startupWait: number("CORSADMIN_STARTUP_WAIT", 0),
+    fetchPublicKeys: (env.CORSADMIN_FETCH_PUBLIC_KEYS || "false").toLowerCase() === "true",
+    healthPath: env.CORSADMIN_HEALTH_PATH || null,
+    telemetry: (env.CORSADMIN_TELEMETRY || "true").toLowerCase() !== "false",
     cacheFile: env.CORSADMIN_CACHE_FILE || null,
     bootstrapFile: env.CORSADMIN_BOOTSTRAP_FILE || null,
     publicKeys: env.CORSADMIN_PUBLIC_KEYS || undefined,
@@ -638,4 +732,4 @@ function configFromEnv(env = process.env) {
   };
 }
 
-module.exports = { ConfigurationError, PolicyClient, backoff, configFromEnv, jittered, ownOrigin };
+module.exports = { ConfigurationError, PolicyClient, backoff, canonicalJson, configFromEnv, jittered, ownOrigin };

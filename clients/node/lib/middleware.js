@@ -103,6 +103,15 @@ function middleware(options = {}) {
   const ready = client.start();
 
   function handle(req, res, next) {
+    if (client.healthPath !== null && requestPath(req) === client.healthPath) {
+      const health = client.health();
+      const body = JSON.stringify(health);
+      res.statusCode = health.ok ? 200 : 503;
+      res.setHeader("Content-Type", "application/json");
+      res.setHeader("Content-Length", String(Buffer.byteLength(body)));
+      res.end(body);
+      return undefined;
+    }
     const result = client.decide(req.method, requestPath(req), req.headers, requestOrigin(req));
     if (result === null) return next();
     const { decision } = result;
@@ -121,7 +130,7 @@ function middleware(options = {}) {
 
   function corsadmin(req, res, next) {
     if (client.loaded) return handle(req, res, next);
-    // Only the first requests wait, for the start-up load (bounded by `timeout`).
+    // Only the first requests wait: for the files (local disk), and `startupWait` at most.
     ready.then(() => handle(req, res, next)).catch(next);
     return undefined;
   }

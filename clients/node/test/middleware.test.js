@@ -24,8 +24,10 @@ describe("enforcing a verified document", () => {
     central = new Central(key);
     await central.publish(documentFor());
     await central.listen();
-    app = await startApp({ url: central.url(), token: TOKEN, apis: ["billing"], interval: 0.2, publicKeys: key.jwks });
-    await app.cors.ready;
+    app = await startApp({
+      url: central.url(), token: TOKEN, apis: ["billing"], interval: 0.2, fetchDeadline: 1, publicKeys: key.jwks, healthPath: "/_corsadmin",
+    });
+    await app.cors.client.firstRound;
   });
   after(async () => {
     await app.close();
@@ -90,6 +92,13 @@ describe("enforcing a verified document", () => {
     const failed = await get(app.url + "/api/boom", { Origin: APP });
     assert.equal(failed.status, 500);
     assert.equal(failed.headers.get(ACAO), APP);
+  });
+
+  test("middleware__health_path__serves_health_as_json", async () => {
+    const response = await fetch(app.url + "/_corsadmin");
+    assert.equal(response.status, 200);
+    const health = await response.json();
+    assert.equal(health.apis.billing.version >= 1, true);
   });
 
   test("middleware__path_outside_paths__untouched", async () => {
@@ -174,7 +183,7 @@ describe("start-up, files and configuration", () => {
     central.mode = "down";
     const app = await startApp({ url: central.url(), token: TOKEN, apis: ["billing"], interval: 5, publicKeys: key.jwks });
     try {
-      await app.cors.ready;
+      await app.cors.client.firstRound;
       // When a cross-origin request and a preflight arrive / Then no CORS headers, preflight 403
       const response = await get(app.url + "/api/items", { Origin: APP });
       assert.equal(response.status, 200);
@@ -190,7 +199,7 @@ describe("start-up, files and configuration", () => {
     }
   });
 
-  test("start_up__central_hangs__bounded_by_the_deadline_then_bootstrap", async () => {
+  test("start_up__central_hangs__bootstrap_at_once_fetch_ended_by_its_deadline", async () => {
     // Given central accepts connections but never answers, and a signed bootstrap file
     const central = new Central(key);
     await central.listen();
@@ -203,12 +212,13 @@ describe("start-up, files and configuration", () => {
       url: central.url(), token: TOKEN, apis: "billing", timeout: 0.3, bootstrapFile: bootstrap, publicKeys: key.jwks, logger: quietLogger(),
     });
     try {
-      // When it starts / Then the start-up load ends (the deadline) with the bootstrap document
+      // When it starts / Then the bootstrap document applies at once
       await client.start();
-      const health = client.health();
-      assert.equal(health.apis.billing.version, 5);
-      assert.equal(health.apis.billing.source, "bootstrap");
-      assert.match(health.apis.billing.last_error, /central unreachable/);
+      assert.equal(client.health().apis.billing.version, 5);
+      assert.equal(client.health().apis.billing.source, "bootstrap");
+      // And the first fetch ends at its deadline (the head timeout), saying why
+      await client.firstRound;
+      assert.match(client.health().apis.billing.last_error, /central unreachable: no answer within 0.3 s/);
     } finally {
       client.close();
       await central.close();
@@ -225,6 +235,7 @@ describe("start-up, files and configuration", () => {
     const options = { url: central.url(), token: TOKEN, apis: ["billing"], cacheFile, publicKeys: key.jwks, logger: quietLogger(), timeout: 0.5 };
     const first = new PolicyClient(options);
     await first.start();
+    await first.firstRound;
     first.close();
     const entries = JSON.parse(fs.readFileSync(cacheFile, "utf8"));
     assert.equal(entries.length, 1);
@@ -307,9 +318,11 @@ describe("report-only and telemetry", () => {
     await central.listen();
     const app = await startApp({
       url: central.url(), token: TOKEN, apis: ["billing"], interval: 0.2, telemetryInterval: 0.2, publicKeys: key.jwks, service: "shop",
+      startupWait: 5,
     });
     try {
       await app.cors.ready;
+      assert.equal(app.cors.health().apis.billing.version, 1); // startupWait: central's answer awaited
       // When a refused origin calls / Then the app's own headers pass unchanged
       const response = await get(app.url + "/api/own-cors", { Origin: EVIL });
       assert.equal(response.headers.get(ACAO), "*");
@@ -350,6 +363,7 @@ describe("report-only and telemetry", () => {
       url: "http://127.0.0.1:9", token: TOKEN, apis: ["billing"], bootstrapFile: bootstrap, publicKeys: key.jwks, logger: quietLogger(), timeout: 0.3,
     });
     await client.start();
+    await client.firstRound;
     client.close();
     client.decide("GET", "/api/x", { origin: EVIL });
     client.decide("GET", "/api/x", { origin: EVIL });
@@ -377,5 +391,121 @@ describe("configuration from the environment", () => {
     assert.equal(options.publicKeys, "/etc/keys.json");
     assert.equal(options.verifySignatures, false);
     assert.equal(configFromEnv({}).verifySignatures, true);
+  });
+});
+
+describe("limits, keys on first use, Connect and mount points", () => {
+  test("max_document_bytes__larger_answer__refused_last_good_kept", async () => {
+    // Given central serves a document larger than the limit
+    const key = await keyPair();
+    const central = new Central(key);
+    const big = documentFor({ origins: { exact: [APP, ...Array.from({ length: 200 }, (_, i) => `https://h${i}.example.com`)] } });
+    await central.publish(big);
+    await central.listen();
+    const client = new PolicyClient({ url: central.url(), token: TOKEN, apis: ["billing"], publicKeys: key.jwks, maxDocumentBytes: 2048, logger: quietLogger() });
+    try {
+      // When it fetches / Then the answer is refused with the reason
+      await client.start();
+      await client.firstRound;
+      assert.equal(client.health().apis.billing.version, null);
+      assert.match(client.health().apis.billing.last_error, /maxDocumentBytes \(2048\)/);
+    } finally {
+      client.close();
+      await central.close();
+    }
+  });
+
+  test("fetch_public_keys__opt_in__central_keys_trusted_on_first_use", async () => {
+    // Given central publishes its JWKS at /api/v1/keys and no keys are configured
+    const key = await keyPair();
+    const central = new Central(key);
+    await central.publish(documentFor());
+    const handle = central.handle.bind(central);
+    central.handle = (req, res) => {
+      if (req.url === "/api/v1/keys") return res.writeHead(200, { "Content-Type": "application/json" }).end(JSON.stringify(key.jwks));
+      return handle(req, res);
+    };
+    await central.listen();
+    const logger = quietLogger();
+    const client = new PolicyClient({ url: central.url(), token: TOKEN, apis: ["billing"], fetchPublicKeys: true, logger });
+    try {
+      await client.start();
+      await client.firstRound;
+      // Then the document verifies with them, and the log says the keys were trusted on first use
+      assert.equal(client.health().apis.billing.version, 1);
+      assert.ok(logger.lines.some((line) => /fetchPublicKeys/.test(line)));
+    } finally {
+      client.close();
+      await central.close();
+    }
+  });
+
+  test("connect_style_server__no_req_path__decoded_path_used", async () => {
+    // Given a plain node:http server (Connect's interface: no req.path), a bootstrap document
+    const http = require("node:http");
+    const { middleware } = require("..");
+    const key = await keyPair();
+    const dir = tmpdir();
+    const body = JSON.stringify(documentFor({ paths: "^/api/caf\u00e9$" }));
+    const bootstrap = path.join(dir, "b.json");
+    fs.writeFileSync(bootstrap, JSON.stringify([{ document: body, signature: await sign(body, key) }]));
+    const cors = middleware({ bootstrapFile: bootstrap, apis: "billing", publicKeys: key.jwks, logger: quietLogger() });
+    const server = http.createServer((req, res) => cors(req, res, () => res.end("ok")));
+    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      // When a request for the percent-encoded path arrives / Then the policy covers it
+      const url = `http://127.0.0.1:${server.address().port}`;
+      const response = await get(url + "/api/caf%C3%A9?x=1", { Origin: APP });
+      assert.equal(response.headers.get(ACAO), APP);
+      assert.equal((await get(url + "/api/other", { Origin: APP })).headers.get(ACAO), null);
+    } finally {
+      server.close();
+    }
+  });
+
+  test("express_sub_app__mounted_under_a_prefix__paths_relative_to_the_mount", async () => {
+    // Given the middleware inside a sub-app mounted at /svc, policy paths ^/api/
+    const http = require("node:http");
+    const express = require("express");
+    const { middleware } = require("..");
+    const key = await keyPair();
+    const dir = tmpdir();
+    const body = JSON.stringify(documentFor());
+    const bootstrap = path.join(dir, "b.json");
+    fs.writeFileSync(bootstrap, JSON.stringify([{ document: body, signature: await sign(body, key) }]));
+    const sub = express();
+    sub.use(middleware({ bootstrapFile: bootstrap, apis: "billing", publicKeys: key.jwks, logger: quietLogger() }));
+    sub.get("/api/items", (req, res) => res.json([]));
+    const app = express();
+    app.use("/svc", sub);
+    const server = http.createServer(app);
+    await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+    try {
+      // When /svc/api/items is requested / Then the policy applies to /api/items inside the app
+      const response = await get(`http://127.0.0.1:${server.address().port}/svc/api/items`, { Origin: APP });
+      assert.equal(response.headers.get(ACAO), APP);
+    } finally {
+      server.close();
+    }
+  });
+
+  test("backoff__failures__exponential_with_jitter_capped_at_twice_the_interval", () => {
+    const { backoff, jittered } = require("../lib/client");
+    for (let i = 0; i < 200; i += 1) {
+      const first = backoff(1, 30);
+      assert.ok(first >= 0.25 && first <= 0.5, String(first));
+      const third = backoff(3, 30);
+      assert.ok(third >= 1 && third <= 2, String(third));
+      const many = backoff(50, 3);
+      assert.ok(many >= 3 && many <= 6, String(many));
+      const every = jittered(10);
+      assert.ok(every >= 9 && every <= 11, String(every));
+    }
+  });
+
+  test("canonical_json__document_object__as_python_json_dumps_sort_keys", () => {
+    const { canonicalJson } = require("../lib/client");
+    const text = canonicalJson({ b: [1, { d: "caf\u00e9", c: null }], a: true });
+    assert.equal(text, '{"a":true,"b":[1,{"c":null,"d":"caf\\u00e9"}]}');
   });
 });
