@@ -25,7 +25,7 @@ import pytest
 from joserfc import jws
 from joserfc.jwk import OKPKey
 
-from policies.consumer.client import PolicyClient
+from policies.consumer.client import ClientOptions, PolicyClient
 from tests.conformance.cases import load_cases, observed_headers
 from tests.conformance.node import node_package
 
@@ -41,7 +41,10 @@ DOCUMENTS = list(dict.fromkeys(json.dumps(case["document"], sort_keys=True) for 
 
 
 def _python_keywords() -> set[str]:
-    return set(inspect.signature(PolicyClient.__init__).parameters)
+    """The keywords the Python middlewares take (their documented ``ClientOptions``)."""
+    return set(ClientOptions.__annotations__) | set(
+        inspect.signature(PolicyClient.__init__).parameters
+    )
 
 
 class Servers:
