@@ -48,6 +48,7 @@ pytestmark = [
 ]
 
 NEW = "https://express-partner.example.com"
+DASHBOARD_NEW = "https://express-dashboard.example.com"
 FORGED = "https://forged.example.net"
 
 
@@ -374,3 +375,39 @@ def test_browser__express__allowed_origin_reads__refused_origin_blocked(
     refused = _run(browser, refused_origin, express.consumer)
     for what in ("get", "post", "credentialed", "exposed"):
         assert "Failed to fetch" in refused[what].get("blocked", ""), (what, refused[what])
+
+
+@pytest.mark.browser
+def test_express__origin_added_in_the_dashboard__followed(
+    express: Express,
+    central: Central,
+    browser: Any,  # noqa: F811 - the fixture
+) -> None:
+    # Given a person logged in to central's dashboard in Chromium
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(central.url + "/")
+        page.get_by_label("Username").fill("e2e-admin")
+        page.get_by_label("Password").fill("e2e-password-123")
+        page.get_by_role("button", name="Log in").click()
+        page.get_by_role("heading", name="APIs").wait_for()
+        # When they add an origin on the API's page, saying why
+        page.goto(f"{central.url}/apis/{SLUG}/")
+        add = page.locator("#add-origin")
+        add.get_by_label("Origin").fill(DASHBOARD_NEW)
+        add.get_by_label("Why (recorded in the audit log)").fill("express e2e")
+        add.get_by_role("button", name="Add origin").click()
+        page.locator("#origins tbody").get_by_text(DASHBOARD_NEW).wait_for()
+    finally:
+        context.close()
+    try:
+        # Then the Express service allows it within one poll interval (plus slack)
+        wait_until(lambda: express.acao(DASHBOARD_NEW) == DASHBOARD_NEW, INTERVAL * 1.1 + 3)
+    finally:
+        rules = central._api("GET", "origins/").json()
+        items = rules["results"] if isinstance(rules, dict) else rules
+        for rule in items:
+            if rule["value"] == DASHBOARD_NEW:
+                central.remove_origin(int(rule["id"]))
+    wait_until(lambda: express.acao(DASHBOARD_NEW) is None, INTERVAL * 1.1 + 3)
