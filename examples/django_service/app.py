@@ -1,8 +1,8 @@
 """A one-file Django service governed by corsadmin: `python examples/django_service/app.py`.
 
-Environment: CORSADMIN_URL, CORSADMIN_TOKEN, CORSADMIN_APIS (and optionally
-CORSADMIN_REDIS_URL, CORSADMIN_INTERVAL, CORSADMIN_BOOTSTRAP_FILE, CORSADMIN_CACHE_FILE),
-PORT (default 5003). `policies.consumer.django.CorsMiddleware` sits where
+Environment: CORSADMIN_URL, CORSADMIN_TOKEN, CORSADMIN_APIS, CORSADMIN_PUBLIC_KEYS and any
+other CORSADMIN_* setting (examples/README.md; each becomes the Django setting of the same
+name), PORT (default 5003). `policies.consumer.django.CorsMiddleware` sits where
 `corsheaders.middleware.CorsMiddleware` was; the service's old django-cors-headers settings
 stay, as the answer while the API's policy is in report-only mode.
 """
@@ -26,15 +26,10 @@ settings.configure(
         "policies.consumer.django.CorsMiddleware",  # was corsheaders.middleware.CorsMiddleware
         "django.middleware.common.CommonMiddleware",
     ],
-    INSTALLED_APPS=[],
-    CORSADMIN_URL=os.environ.get("CORSADMIN_URL"),
-    CORSADMIN_TOKEN=os.environ.get("CORSADMIN_TOKEN"),
-    CORSADMIN_APIS=os.environ.get("CORSADMIN_APIS", "").split(","),
-    CORSADMIN_REDIS_URL=os.environ.get("CORSADMIN_REDIS_URL") or None,
-    CORSADMIN_INTERVAL=float(os.environ.get("CORSADMIN_INTERVAL", "30")),
-    CORSADMIN_BOOTSTRAP_FILE=os.environ.get("CORSADMIN_BOOTSTRAP_FILE") or None,
-    CORSADMIN_CACHE_FILE=os.environ.get("CORSADMIN_CACHE_FILE") or None,
-    CORSADMIN_TELEMETRY_INTERVAL=float(os.environ.get("CORSADMIN_TELEMETRY_INTERVAL", "60")),
+    INSTALLED_APPS=["policies.consumer"],  # the consumer's system checks
+    # Every CORSADMIN_* variable as the setting of the same name (strings are parsed:
+    # CORSADMIN_APIS=a,b, CORSADMIN_INTERVAL=30, CORSADMIN_VERIFY_SIGNATURES=false).
+    **{name: value for name, value in os.environ.items() if name.startswith("CORSADMIN_")},
     # The previous django-cors-headers configuration (report-only fallback).
     CORS_ALLOWED_ORIGINS=[o for o in os.environ.get("CORS_ALLOWED_ORIGINS", "").split(",") if o],
     CORS_URLS_REGEX=r"^/api/",

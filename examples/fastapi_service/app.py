@@ -1,8 +1,9 @@
 """A FastAPI service governed by corsadmin: `python examples/fastapi_service/app.py`.
 
-Environment: CORSADMIN_URL, CORSADMIN_TOKEN, CORSADMIN_APIS (and optionally
-CORSADMIN_REDIS_URL, CORSADMIN_INTERVAL, CORSADMIN_BOOTSTRAP_FILE, CORSADMIN_CACHE_FILE),
-PORT (default 5002). Needs `pip install /path/to/corsadmin fastapi uvicorn` (no Django).
+Environment: CORSADMIN_URL, CORSADMIN_TOKEN, CORSADMIN_APIS, CORSADMIN_PUBLIC_KEYS and any
+other CORSADMIN_* setting (examples/README.md), PORT (default 5002), ROOT_PATH (optional: the
+prefix a proxy mounts the service under, as `uvicorn --root-path`). Needs
+`pip install /path/to/corsadmin fastapi uvicorn` (no Django).
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ from typing import Any
 
 import uvicorn
 from fastapi import FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 
 from policies.consumer.asgi import CorsMiddleware
-from policies.consumer.client import PolicyClient, config_from_env
+from policies.consumer.client import PolicyClient
+from policies.consumer.config import Settings
 
-client = PolicyClient(**config_from_env())
+client = PolicyClient(Settings.from_env())
 app = FastAPI()
 app.add_middleware(CorsMiddleware, client=client)
 
@@ -46,10 +47,17 @@ def me(request: Request) -> dict[str, Any]:
 
 
 @app.get("/health")
-def health() -> JSONResponse:
-    state = client.health()
-    return JSONResponse(state, status_code=200 if state["ok"] else 503)
+def health() -> Response:
+    # The client's health (CORSADMIN_HEALTH_PATH=/health would serve the same without this).
+    status, body = client.health_json()
+    return Response(body, status_code=status, media_type="application/json")
 
 
 if __name__ == "__main__":
-    uvicorn.run(app, host="127.0.0.1", port=int(os.environ.get("PORT", "5002")), log_level="info")
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=int(os.environ.get("PORT", "5002")),
+        root_path=os.environ.get("ROOT_PATH", ""),
+        log_level="info",
+    )

@@ -1,8 +1,8 @@
 """A Flask service governed by corsadmin: `python examples/flask_service/app.py`.
 
-Environment: CORSADMIN_URL, CORSADMIN_TOKEN, CORSADMIN_APIS (and optionally
-CORSADMIN_REDIS_URL, CORSADMIN_INTERVAL, CORSADMIN_BOOTSTRAP_FILE, CORSADMIN_CACHE_FILE),
-PORT (default 5001). Needs `pip install /path/to/corsadmin flask` (no Django).
+Environment: CORSADMIN_URL, CORSADMIN_TOKEN, CORSADMIN_APIS, CORSADMIN_PUBLIC_KEYS and any
+other CORSADMIN_* setting (examples/README.md), PORT (default 5001). Needs
+`pip install /path/to/corsadmin flask` (no Django).
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from typing import Any
 
 from flask import Flask, jsonify, request
 
-from policies.consumer.client import config_from_env
+from policies.consumer.config import Settings
 from policies.consumer.wsgi import CorsMiddleware
 
 app = Flask(__name__)
-cors = CorsMiddleware(app.wsgi_app, **config_from_env())
+cors = CorsMiddleware(app.wsgi_app, settings=Settings.from_env())
 app.wsgi_app = cors  # type: ignore[method-assign]
 
 
@@ -46,8 +46,9 @@ def me() -> Any:
 
 @app.get("/health")
 def health() -> Any:
-    state = cors.client.health()
-    return jsonify(state), 200 if state["ok"] else 503
+    # The client's health (CORSADMIN_HEALTH_PATH=/health would serve the same without this).
+    status, body = cors.client.health_json()
+    return app.response_class(body, status=status, mimetype="application/json")
 
 
 if __name__ == "__main__":

@@ -1,26 +1,25 @@
-"""ASGI middleware (FastAPI, Starlette, any ASGI application), enforcing the central policy.
+"""ASGI middleware (FastAPI, Starlette, any ASGI application): translates to and from the
+client, in bytes (the ASGI header lists are never decoded and re-encoded).
 
     app.add_middleware(CorsMiddleware, url=..., token=..., apis=["billing"])
 
-The same behaviour as the WSGI middleware (see ``policies.consumer.wsgi``): preflights on
-covered paths answered before the application, the decision's CORS headers on every other
-response including errors (an exception escaping before the response started is answered
-500 with them, then re-raised so the server logs it), ``Vary`` merged, application-set CORS
-headers replaced. The first request of a process waits (off the event loop) for the first
-fetch, bounded by ``timeout``; after that nothing waits on the network.
-
-No Django import.
+The behaviour of the WSGI middleware (``policies.consumer.wsgi``): preflights on covered
+paths answered here, the policy's CORS headers on every other response including errors (an
+exception escaping before the response started is answered 500 with them, then re-raised so
+the server logs it), a wrapped Starlette ``CORSMiddleware``'s headers replaced; report-only,
+off and uncovered paths untouched. Paths are matched inside the mount point: ``path`` minus
+``root_path`` (``uvicorn --root-path /svc``). No Django import.
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Unpack
 
-from policies.consumer._http import CORS_REQUEST_HEADERS, merge_headers
-from policies.consumer.client import ClientOptions, PolicyClient, client_for
+from policies.consumer.client import PolicyClient, client_for
+from policies.consumer.config import ClientOptions, Settings
+from policies.consumer.core import ADD, ANSWER, merge_bytes_headers
 
 __all__ = ["CorsMiddleware"]
 
@@ -30,76 +29,73 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-_WANTED = frozenset(name.encode() for name in CORS_REQUEST_HEADERS)
-
-
-def _encode(headers: list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    return [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in headers]
-
-
-def _decode(headers: Any) -> list[tuple[str, str]]:
-    return [
-        (bytes(name).decode("latin-1"), bytes(value).decode("latin-1")) for name, value in headers
-    ]
+_WANTED = {
+    b"origin": 0,
+    b"access-control-request-method": 1,
+    b"access-control-request-headers": 2,
+    b"access-control-request-private-network": 3,
+    b"host": 4,
+}
+_ERROR = b"Internal Server Error"
+_ERROR_LENGTH = str(len(_ERROR)).encode()
 
 
 class CorsMiddleware:
-    """Wraps an ASGI application; configuration as in design.md (or a ready ``client``)."""
+    """Wraps an ASGI application; keywords as in design.md, or ``settings=`` / ``client=``."""
 
     def __init__(
         self,
         app: ASGIApp,
         *,
         client: PolicyClient | None = None,
+        settings: Settings | None = None,
         **options: Unpack[ClientOptions],
     ) -> None:
         self.app = app
-        self.client = client_for(client, options)
+        self.client = client_for(client, settings, options)
+        self.health_path = self.client.health_path
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         client = self.client
-        if client._started_pid != os.getpid():
-            # The one blocking fetch (bounded by the timeout) must not block the event loop.
-            await asyncio.to_thread(client.ensure_started)
-        headers: dict[str, str] = {}
-        host: str | None = None
-        for raw_name, raw_value in scope.get("headers", ()):
-            name = bytes(raw_name).lower()
-            if name in _WANTED:
-                key = name.decode()
-                value = bytes(raw_value).decode("latin-1")
+        if not client._started and client.settings.startup_wait > 0:
+            await asyncio.to_thread(client.ensure_started)  # the wait must not block the loop
+        path: str = scope.get("path") or "/"
+        root = scope.get("root_path")
+        if root and path.startswith(root):
+            path = path[len(root) :] or "/"
+        if path == self.health_path:
+            status, body = client.health_json()
+            headers = [(b"content-type", b"application/json")]
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+        found: list[str | None] = [None, None, None, None, None]
+        for name, value in scope.get("headers", ()):
+            index = _WANTED.get(name)
+            if index is not None:
+                text = value.decode("latin-1")
+                previous = found[index]
                 # A repeated header is joined: two Origins make a value that never matches.
-                headers[key] = f"{headers[key]}, {value}" if key in headers else value
-            elif name == b"host":
-                host = bytes(raw_value).decode("latin-1")
-        result = client.decide(
+                found[index] = text if previous is None else f"{previous}, {text}"
+        outcome = client.outcome(
             scope.get("method", "GET"),
-            scope.get("path") or "/",
-            headers,
+            path,
+            found[0],
+            found[1],
+            found[2],
+            found[3],
             scheme=scope.get("scheme", "http"),
-            host=host,
+            host=found[4],
         )
-        if result is None:
+        if outcome is None or outcome.action not in (ADD, ANSWER):
             await self.app(scope, receive, send)
             return
-        decision = result[0]
-        if not decision.applies or decision.mode != "enforce":
-            await self.app(scope, receive, send)
-            return
-        cors = decision.headers
-        if decision.preflight:
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": decision.status or 403,
-                    "headers": _encode(
-                        [*cors.items(), ("content-type", "text/plain"), ("content-length", "0")]
-                    ),
-                }
-            )
+        if outcome.action == ANSWER:
+            start = {"type": "http.response.start", "status": outcome.status}
+            await send({**start, "headers": list(outcome.answer_bytes)})
             await send({"type": "http.response.body", "body": b""})
             return
 
@@ -110,30 +106,20 @@ class CorsMiddleware:
             if message["type"] == "http.response.start":
                 started = True
                 message = dict(message)
-                message["headers"] = _encode(
-                    merge_headers(_decode(message.get("headers", ())), cors)
-                )
+                message["headers"] = merge_bytes_headers(message.get("headers", ()), outcome)
             await send(message)
 
         try:
             await self.app(scope, receive, cors_send)
         except Exception:
             if not started:
-                body = b"Internal Server Error"
+                headers = [(b"content-type", b"text/plain"), (b"content-length", _ERROR_LENGTH)]
                 await send(
                     {
                         "type": "http.response.start",
                         "status": 500,
-                        "headers": _encode(
-                            merge_headers(
-                                [
-                                    ("content-type", "text/plain; charset=utf-8"),
-                                    ("content-length", str(len(body))),
-                                ],
-                                cors,
-                            )
-                        ),
+                        "headers": merge_bytes_headers(headers, outcome),
                     }
                 )
-                await send({"type": "http.response.body", "body": body})
+                await send({"type": "http.response.body", "body": _ERROR})
             raise

@@ -1,88 +1,59 @@
 """Django middleware: a drop-in replacement for ``corsheaders.middleware.CorsMiddleware``.
 
+    INSTALLED_APPS = [..., "policies.consumer", ...]            # the system checks
     MIDDLEWARE = [..., "policies.consumer.django.CorsMiddleware", ...]  # where corsheaders' was
     CORSADMIN_URL = "https://corsadmin.internal"
     CORSADMIN_TOKEN = env("CORSADMIN_TOKEN")
     CORSADMIN_APIS = ["billing"]
+    CORSADMIN_PUBLIC_KEYS = BASE_DIR / "corsadmin-keys.json"
 
-Settings (design.md "Consumer configuration"): ``CORSADMIN_URL``, ``CORSADMIN_TOKEN``,
-``CORSADMIN_APIS``, ``CORSADMIN_REDIS_URL``, ``CORSADMIN_INTERVAL``,
-``CORSADMIN_BOOTSTRAP_FILE``, ``CORSADMIN_CACHE_FILE`` (and ``CORSADMIN_TIMEOUT``,
-``CORSADMIN_SERVICE``, ``CORSADMIN_TELEMETRY_INTERVAL``). Behaviour as the WSGI
-middleware; in ``report-only`` mode the response keeps what the service's
-django-cors-headers settings give (its middleware runs as the local fallback, when
-installed) while what central would refuse is reported.
-``health_view`` serves ``client.health()`` as JSON.
+Settings: every ``CORSADMIN_*`` name of ``policies.consumer.config.SETTINGS``. Behaviour as
+the WSGI middleware; in ``report-only`` the response is what the service's
+django-cors-headers settings give (its middleware runs here as the local answer, when
+installed) and what central would refuse is reported. Paths are matched as
+``request.path_info``, inside the mount point (``SCRIPT_NAME`` / ``FORCE_SCRIPT_NAME``).
+``CORSADMIN_HEALTH_PATH`` (or ``health_view`` in a URLconf) serves ``health()`` as JSON.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
+from django.conf import settings as django_settings
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse
 from django.http.response import HttpResponseBase
 
-from policies.consumer._http import CORS_RESPONSE_HEADERS, from_environ, host_from_environ
-from policies.consumer.client import DEFAULT_REDIS_PREFIX, ConfigurationError, PolicyClient
-from policies.cors import merge_vary
+from policies.consumer.client import PolicyClient
+from policies.consumer.config import ConfigurationError, Settings, setting_name
+from policies.consumer.core import ADD, ANSWER, CORS_RESPONSE_HEADERS, Outcome, merged_vary
+from policies.consumer.wsgi import host_from_environ
 
 __all__ = ["CorsMiddleware", "client_from_settings", "health_view"]
 
-logger = logging.getLogger("policies.consumer")
-
 GetResponse = Callable[[HttpRequest], HttpResponseBase]
 
-_clients: dict[tuple[Any, ...], PolicyClient] = {}
+_clients: dict[str, PolicyClient] = {}
+
+
+def _lookup(name: str, default: Any) -> Any:
+    return getattr(django_settings, name, default)
 
 
 def client_from_settings() -> PolicyClient:
-    """The process's client for the current CORSADMIN_* settings (one per configuration)."""
-    config = (
-        getattr(settings, "CORSADMIN_URL", None),
-        getattr(settings, "CORSADMIN_TOKEN", None),
-        _apis(getattr(settings, "CORSADMIN_APIS", None)),
-        getattr(settings, "CORSADMIN_REDIS_URL", None),
-        getattr(settings, "CORSADMIN_REDIS_PREFIX", DEFAULT_REDIS_PREFIX),
-        float(getattr(settings, "CORSADMIN_INTERVAL", 30)),
-        getattr(settings, "CORSADMIN_BOOTSTRAP_FILE", None),
-        getattr(settings, "CORSADMIN_CACHE_FILE", None),
-        float(getattr(settings, "CORSADMIN_TIMEOUT", 2.0)),
-        getattr(settings, "CORSADMIN_SERVICE", None),
-        float(getattr(settings, "CORSADMIN_TELEMETRY_INTERVAL", 60)),
-    )
-    client = _clients.get(config)
-    if client is None:
-        url, token, apis, redis_url, prefix, interval, bootstrap, cache, timeout, service, every = (
-            config
-        )
-        try:
-            client = PolicyClient(
-                url,
-                token,
-                apis,
-                redis_url=redis_url,
-                redis_prefix=prefix,
-                interval=interval,
-                bootstrap_file=bootstrap,
-                cache_file=cache,
-                timeout=timeout,
-                service=service,
-                telemetry_interval=every,
-            )
-        except ConfigurationError as exc:
-            raise ImproperlyConfigured(f"CORSADMIN_{exc}") from exc
-        _clients[config] = client
+    """The process's client for the current ``CORSADMIN_*`` settings (one per configuration);
+    ``ImproperlyConfigured`` naming the setting when they cannot work."""
+    try:
+        settings = Settings.from_lookup(_lookup)
+        key = repr(settings)
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = PolicyClient(settings)
+    except ConfigurationError as exc:
+        raise ImproperlyConfigured(f"{setting_name(exc.setting)}: {exc.detail}") from exc
     return client
-
-
-def _apis(value: Any) -> tuple[str, ...]:
-    if isinstance(value, str):
-        value = value.split(",")
-    return tuple(str(slug).strip() for slug in value or () if str(slug).strip())
 
 
 def _fallback(get_response: GetResponse) -> GetResponse:
@@ -101,17 +72,26 @@ def _fallback(get_response: GetResponse) -> GetResponse:
     return with_corsheaders
 
 
-def apply(response: HttpResponseBase, cors: dict[str, str]) -> None:
-    """Make ``cors`` the response's only CORS headers; merge ``Vary``."""
-    for name in CORS_RESPONSE_HEADERS:
-        if name in response:
-            del response[name]
-    for name, value in cors.items():
-        if name != "Vary":
-            response[name] = value
-    vary = merge_vary(response.get("Vary"), cors.get("Vary", ""))
-    if vary:
-        response["Vary"] = vary
+def _apply(response: HttpResponseBase, outcome: Outcome) -> None:
+    """Make the outcome's headers the response's only CORS headers; merge ``Vary``."""
+    store: dict[str, tuple[str, str]] = response.headers._store
+    # Written into Django's header store directly: the values come from the engine (a
+    # canonical origin, validated names), so Django's per-header re-validation is skipped.
+    if not CORS_RESPONSE_HEADERS.isdisjoint(store):
+        for name in CORS_RESPONSE_HEADERS:
+            store.pop(name, None)
+    store.update(outcome.store)
+    if outcome.vary:
+        vary = store.get("vary")
+        store["vary"] = (
+            "Vary",
+            outcome.vary if vary is None else merged_vary(vary[1], outcome.vary),
+        )
+
+
+def _health(client: PolicyClient) -> HttpResponse:
+    status, body = client.health_json()
+    return HttpResponse(body, status=status, content_type="application/json")
 
 
 class CorsMiddleware:
@@ -121,33 +101,45 @@ class CorsMiddleware:
     def __init__(self, get_response: GetResponse) -> None:
         self.get_response = get_response
         self.client = client_from_settings()
+        self.health_path = self.client.health_path
         self.report_only_response = _fallback(get_response)
 
     def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        result = self.client.decide(
+        path = request.path_info
+        if path == self.health_path:
+            return _health(self.client)
+        meta = request.META
+        outcome = self.client.outcome(
             request.method or "GET",
-            request.path_info,
-            from_environ(request.META),
+            path,
+            meta.get("HTTP_ORIGIN"),
+            meta.get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
+            meta.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"),
+            meta.get("HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK"),
             scheme=request.scheme or "http",
-            host=host_from_environ(request.META),
+            host=meta.get("HTTP_HOST") or host_from_environ(meta),
         )
-        if result is None or not result[0].applies:
+        if outcome is None:
             return self.get_response(request)
-        decision = result[0]
-        if decision.mode == "report-only":
-            return self.report_only_response(request)
-        if decision.mode != "enforce":
-            return self.get_response(request)
-        if decision.preflight:
-            response: HttpResponseBase = HttpResponse(status=decision.status or 403)
-            response["Content-Length"] = "0"
-        else:
+        if outcome.action == ADD:
             response = self.get_response(request)
-        apply(response, decision.headers)
+        elif outcome.action == ANSWER:
+            response = HttpResponse(status=outcome.status)
+            response.headers._store["content-length"] = ("Content-Length", "0")
+        elif outcome.decision.mode == "report-only":
+            return self.report_only_response(request)
+        else:
+            return self.get_response(request)
+        _apply(response, outcome)
         return response
 
 
-def health_view(request: HttpRequest) -> JsonResponse:
+def health_view(request: HttpRequest) -> HttpResponse:
     """The client's health as JSON: 200 when every API is fresh, else 503."""
-    health = client_from_settings().health()
-    return JsonResponse(health, status=200 if health["ok"] else 503)
+    return _health(client_from_settings())
+
+
+# The system checks also run when only the middleware is used (no INSTALLED_APPS entry).
+from policies.consumer import checks as _checks  # noqa: E402
+
+checks.register(_checks.check_settings, checks.Tags.security)

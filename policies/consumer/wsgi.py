@@ -1,73 +1,86 @@
-"""WSGI middleware (Flask and any WSGI application), enforcing the central CORS policy.
+"""WSGI middleware (Flask, any WSGI application): translates to and from the client.
 
     app.wsgi_app = CorsMiddleware(app.wsgi_app, url=..., token=..., apis=["billing"])
 
-Only translates to and from ``policies.cors.decide`` (through ``PolicyClient``):
-
-- a preflight on a covered path is answered here, before the application (no auth, no
-  redirect): 200 with the CORS headers, or 403 without;
-- every other response of a covered path, error responses included, gets the decision's
-  CORS headers (the application's own are replaced; ``Vary`` is merged); an exception that
-  escapes the application before it started its response becomes a 500 that carries them
-  too (and is logged), so the browser shows the real error rather than a "CORS error";
-- ``report-only``: the response is left as the application made it (no local fallback
-  here) and what would be refused is reported; ``off`` or an uncovered path: untouched.
-
-No Django import.
+A preflight on a covered path is answered here (no auth, no redirect); any other response of
+a covered path, errors included, gets exactly the policy's CORS headers (the application's
+or a wrapped flask-cors's are replaced, ``Vary`` merged); an exception escaping before the
+response started becomes a 500 carrying them. ``report-only``, ``off`` and uncovered paths:
+the response is the application's, untouched. Paths are matched as ``PATH_INFO``, inside the
+mount point (``SCRIPT_NAME``). No Django import.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Unpack
 
-from policies.consumer._http import REASONS, from_environ, host_from_environ, merge_headers
-from policies.consumer.client import ClientOptions, PolicyClient, client_for
+from policies.consumer.client import PolicyClient, client_for
+from policies.consumer.config import ClientOptions, Settings
+from policies.consumer.core import ADD, ANSWER, merge_str_headers
 
-__all__ = ["CorsMiddleware"]
+__all__ = ["CorsMiddleware", "host_from_environ"]
 
 logger = logging.getLogger("policies.consumer")
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 StartResponse = Callable[..., Callable[[bytes], object]]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+_ERROR = b"Internal Server Error"
+
+
+def host_from_environ(environ: Mapping[str, object]) -> str | None:
+    """The request's host (and port) from a WSGI environ or Django's ``request.META``."""
+    host = environ.get("HTTP_HOST")
+    if host:
+        return str(host)
+    name, port = environ.get("SERVER_NAME"), environ.get("SERVER_PORT")
+    if not name:
+        return None
+    return f"{name}:{port}" if port else str(name)
 
 
 class CorsMiddleware:
-    """Wraps a WSGI application; configuration as in design.md (or a ready ``client``)."""
+    """Wraps a WSGI application; keywords as in design.md, or ``settings=`` / ``client=``."""
 
     def __init__(
         self,
         app: WSGIApp,
         *,
         client: PolicyClient | None = None,
+        settings: Settings | None = None,
         **options: Unpack[ClientOptions],
     ) -> None:
         self.app = app
-        self.client = client_for(client, options)
+        self.client = client_for(client, settings, options)
+        self.health_path = self.client.health_path
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        result = self.client.decide(
-            environ.get("REQUEST_METHOD", "GET"),
-            environ.get("PATH_INFO") or "/",
-            from_environ(environ),
-            scheme=environ.get("wsgi.url_scheme", "http"),
-            host=host_from_environ(environ),
-        )
-        if result is None:
-            return self.app(environ, start_response)
-        decision = result[0]
-        if not decision.applies or decision.mode != "enforce":
-            return self.app(environ, start_response)
-        cors = decision.headers
-        if decision.preflight:
-            status = decision.status or 403
+        path = environ.get("PATH_INFO") or "/"
+        if path == self.health_path:
+            status, body = self.client.health_json()
             start_response(
-                REASONS.get(status, f"{status} Preflight"),
-                [*cors.items(), ("Content-Type", "text/plain"), ("Content-Length", "0")],
+                "200 OK" if status == 200 else "503 Service Unavailable",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
             )
+            return [body]
+        get = environ.get
+        outcome = self.client.outcome(
+            get("REQUEST_METHOD", "GET"),
+            path,
+            get("HTTP_ORIGIN"),
+            get("HTTP_ACCESS_CONTROL_REQUEST_METHOD"),
+            get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS"),
+            get("HTTP_ACCESS_CONTROL_REQUEST_PRIVATE_NETWORK"),
+            scheme=get("wsgi.url_scheme", "http"),
+            host=get("HTTP_HOST") or host_from_environ(environ),
+        )
+        if outcome is None or outcome.action not in (ADD, ANSWER):
+            return self.app(environ, start_response)
+        if outcome.action == ANSWER:
+            start_response(outcome.status_line, list(outcome.answer_str))
             return [b""]
 
         started = False
@@ -77,7 +90,7 @@ class CorsMiddleware:
         ) -> Callable[[bytes], object]:
             nonlocal started
             started = True
-            return start_response(status, merge_headers(headers, cors), exc_info)
+            return start_response(status, merge_str_headers(headers, outcome), exc_info)
 
         try:
             return self.app(environ, cors_start_response)
@@ -85,15 +98,6 @@ class CorsMiddleware:
             if started:
                 raise
             logger.exception("unhandled exception in the application (answered 500)")
-            body = b"Internal Server Error"
-            start_response(
-                "500 Internal Server Error",
-                merge_headers(
-                    [
-                        ("Content-Type", "text/plain; charset=utf-8"),
-                        ("Content-Length", str(len(body))),
-                    ],
-                    cors,
-                ),
-            )
-            return [body]
+            headers = [("Content-Type", "text/plain"), ("Content-Length", str(len(_ERROR)))]
+            start_response("500 Internal Server Error", merge_str_headers(headers, outcome))
+            return [_ERROR]

@@ -1,4 +1,9 @@
-"""A fake central server (a real HTTP server in a thread) and policy documents for tests."""
+"""A fake central server (a real HTTP server in a thread), signed policy documents, clients.
+
+Documents are signed as central signs them (design.md, "Signed documents"): Ed25519, a
+compact JWS with a detached payload over the exact body, ``kid`` the RFC 7638 thumbprint;
+the key is made here, once per test process.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from joserfc import jws
+from joserfc.jwk import OKPKey
 
 from policies.consumer.client import PolicyClient
 
@@ -47,6 +54,34 @@ def document(api: str = "billing", version: int = 1, **overrides: Any) -> dict[s
     return doc
 
 
+KEY = OKPKey.generate_key("Ed25519")
+OTHER_KEY = OKPKey.generate_key("Ed25519")
+
+
+def jwks(*keys: OKPKey) -> dict[str, Any]:
+    """The public JWKS of ``keys`` (default: ``KEY``), each named by its thumbprint."""
+    return {
+        "keys": [{**key.as_dict(private=False), "kid": key.thumbprint()} for key in keys or (KEY,)]
+    }
+
+
+PUBLIC_JWKS = jwks()
+
+
+def sign(body: bytes, key: OKPKey = KEY) -> str:
+    """The detached compact JWS of ``body``: ``<header>..<signature>``."""
+    header = {"alg": "EdDSA", "kid": key.thumbprint()}
+    compact = jws.serialize_compact(header, body, key, algorithms=["EdDSA"])
+    protected, _, signature = compact.split(".")
+    return f"{protected}..{signature}"
+
+
+def signed_entry(doc: dict[str, Any], key: OKPKey = KEY) -> dict[str, str]:
+    """A cache or bootstrap file entry: the exact body as a string and its signature."""
+    body = body_of(doc)
+    return {"document": body.decode(), "signature": sign(body, key)}
+
+
 def body_of(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc, sort_keys=True, separators=(",", ":")).encode()
 
@@ -60,8 +95,13 @@ class FakeCentral:
 
     def __init__(self) -> None:
         self.bodies: dict[str, bytes] = {}
+        self.signatures: dict[str, str | None] = {}
         self.status: int | None = None  # force this status for policy requests
         self.delay = 0.0
+        self.hold: threading.Event | None = None  # policy answers wait until it is set
+        self.trickle: float | None = None  # seconds between bytes of a policy answer
+        self.trickling = False
+        self.chunked = False  # answer without Content-Length (read until close)
         self.requests: list[tuple[str, str, dict[str, str], float]] = []
         self.reports: list[dict[str, Any]] = []
         central = self
@@ -80,6 +120,11 @@ class FakeCentral:
 
             def do_GET(self) -> None:
                 central.requests.append(("GET", self.path, dict(self.headers), time.monotonic()))
+                if self.path == "/api/v1/keys":
+                    self._send(200, json.dumps(PUBLIC_JWKS).encode())
+                    return
+                if central.hold is not None:
+                    central.hold.wait(10)
                 if central.delay:
                     time.sleep(central.delay)
                 if self.headers.get("Authorization") != f"Bearer {TOKEN}":
@@ -97,7 +142,39 @@ class FakeCentral:
                 if self.headers.get("If-None-Match") == etag:
                     self._send(304, ETag=etag)
                     return
-                self._send(200, body, ETag=etag, Content_Type="application/json")
+                signature = central.signatures.get(slug, sign(body))
+                extra = {"Corsadmin_Signature": signature} if signature else {}
+                if central.trickle is not None:
+                    self._trickle(body, etag, central.trickle)
+                    return
+                if central.chunked:
+                    self.send_response(200)
+                    self.send_header("ETag", etag)
+                    for name, value in extra.items():
+                        self.send_header(name.replace("_", "-"), value)
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(body)
+                    self.close_connection = True
+                    return
+                self._send(200, body, ETag=etag, Content_Type="application/json", **extra)
+
+            def _trickle(self, body: bytes, etag: str, every: float) -> None:
+                central.trickling = True
+                try:
+                    self.send_response(200)
+                    self.send_header("ETag", etag)
+                    self.send_header("Corsadmin-Signature", sign(body))
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    for index in range(len(body)):
+                        self.wfile.write(body[index : index + 1])
+                        self.wfile.flush()
+                        time.sleep(every)
+                except OSError:
+                    pass  # the client gave up: what the test wants
+                finally:
+                    central.trickling = False
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -115,10 +192,13 @@ class FakeCentral:
     def publish(self, doc: dict[str, Any]) -> str:
         body = body_of(doc)
         self.bodies[doc["api"]] = body
+        self.signatures.pop(doc["api"], None)
         return etag_of(body)
 
-    def serve_raw(self, slug: str, body: bytes) -> None:
+    def serve_raw(self, slug: str, body: bytes, signature: str | None = "sign") -> None:
+        """Serve ``body`` as is, signed by ``KEY`` unless another ``signature`` (or None)."""
         self.bodies[slug] = body
+        self.signatures[slug] = sign(body) if signature == "sign" else signature
 
     def policy_gets(self, slug: str | None = None) -> int:
         return sum(
@@ -128,6 +208,8 @@ class FakeCentral:
         )
 
     def close(self) -> None:
+        if self.hold is not None:
+            self.hold.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -153,10 +235,15 @@ def make_client() -> Iterator[Any]:
     def make(url: str | None, apis: Any = "billing", **kwargs: Any) -> PolicyClient:
         kwargs.setdefault("interval", 60)
         kwargs.setdefault("timeout", 1.0)
+        kwargs.setdefault("fetch_deadline", 3.0)
         kwargs.setdefault("telemetry", False)
         kwargs.setdefault("redis_prefix", REDIS_PREFIX)
+        kwargs.setdefault("public_keys", PUBLIC_JWKS)
+        # The first request waits for the first round (so tests start from a known state);
+        # tests of the non-blocking start set startup_wait=0.
+        kwargs.setdefault("startup_wait", 5.0)
         token = kwargs.pop("token", TOKEN if url else None)
-        client = PolicyClient(url, token, apis, **kwargs)
+        client = PolicyClient.configure(url=url, token=token, apis=apis, **kwargs)
         clients.append(client)
         return client
 
@@ -179,6 +266,16 @@ EVIL = "https://evil.example.net"
 
 
 def cors_get(client: PolicyClient, origin: str = ORIGIN, path: str = "/api/x") -> dict[str, str]:
-    result = client.decide("GET", path, {"Origin": origin})
-    assert result is not None
-    return result[0].headers
+    """The CORS headers an actual GET from ``origin`` gets (``Vary`` included)."""
+    outcome = client.outcome("GET", path, origin)
+    assert outcome is not None
+    return outcome.decision.headers
+
+
+def wait_for(predicate: Any, seconds: float = 5.0) -> None:
+    """Poll ``predicate`` every 10 ms until true; AssertionError after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        time.sleep(0.01)

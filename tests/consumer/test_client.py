@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 
 from policies.consumer import client as client_module
-from policies.consumer.client import ConfigurationError, PolicyClient, own_origin
+from policies.consumer.client import PolicyClient
+from policies.consumer.config import ConfigurationError
+from policies.consumer.core import own_origin
 from tests.consumer.conftest import (
     EVIL,
     ORIGIN,
@@ -25,6 +27,8 @@ from tests.consumer.conftest import (
     closed_port_url,
     cors_get,
     document,
+    signed_entry,
+    wait_for,
 )
 
 ACAO = "Access-Control-Allow-Origin"
@@ -90,7 +94,9 @@ def test_bad_document__refused_last_good_kept_and_logged(
     central.serve_raw("billing", body)
     with caplog.at_level(logging.ERROR, logger="policies.consumer"):
         assert not client.refresh()
+    # Then: refused, logged with its source, the last good document kept
     assert client.held("billing").policy.version == 1
+    assert "from central" in caplog.text
     assert cors_get(client)[ACAO] == ORIGIN
     assert why in client.health()["apis"]["billing"]["last_error"]
     assert "refused the policy document for billing" in caplog.text
@@ -160,39 +166,113 @@ def test_backoff__exponential_with_jitter_capped_at_twice_the_interval() -> None
 def test_cold_start__central_down_no_bootstrap__refused_and_log_says_why(
     make_client: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    client = make_client(closed_port_url())
+    # Given a consumer whose central is down, with no file to start from
+    client = make_client(closed_port_url(), startup_wait=0)
     with caplog.at_level(logging.ERROR, logger="policies.consumer"):
-        result = client.decide("GET", "/api/x", {"Origin": ORIGIN})
-        preflight = client.decide(
-            "OPTIONS", "/anything", {"Origin": ORIGIN, "Access-Control-Request-Method": "PUT"}
-        )
+        # When requests arrive before any document
+        result = client.outcome("GET", "/api/x", ORIGIN)
+        preflight = client.outcome("OPTIONS", "/anything", ORIGIN, "PUT")
+        wait_for(lambda: client.health()["apis"]["billing"]["last_error"] is not None)
+    # Then they are refused by the engine (no CORS headers, a 403 preflight) and counted
     assert result is not None
     assert preflight is not None
-    assert ACAO not in result[0].headers
-    assert not result[0].allowed
-    assert preflight[0].status == 403
-    assert ACAO not in preflight[0].headers
+    assert ACAO not in result.decision.headers
+    assert not result.decision.allowed
+    assert result.code == "no-policy"
+    assert preflight.status == 403
+    assert ACAO not in preflight.decision.headers
     assert "no policy document for billing" in caplog.text
-    assert "central unreachable" in caplog.text
+    assert "central unreachable" in client.health()["apis"]["billing"]["last_error"]
     assert client.health()["apis"]["billing"]["version"] is None
+    refused = client.report_payload()["refused"]
+    assert {(r["origin"], r["reason"]) for r in refused} == {(ORIGIN, "no-policy")}
 
 
-def test_cold_start__central_slow__first_fetch_bounded_by_timeout(
+def test_first_request__central_not_answering__never_waits_then_applies(
     central: FakeCentral, make_client: Any
 ) -> None:
-    central.delay = 3.0
-    client = make_client(central.url, timeout=0.5)
-    started = time.monotonic()
-    cors_get(client)
-    assert time.monotonic() - started < 1.5
-    central.delay = 0
+    # Given central holds its answer until told to
+    central.hold = threading.Event()
+    client = make_client(central.url, startup_wait=0)
+    # When the first request arrives
+    first = client.outcome("GET", "/api/x", ORIGIN)
+    # Then it is answered (refused: nothing held yet) while central still has not answered
+    assert first is not None
+    assert first.code == "no-policy"
+    wait_for(lambda: central.policy_gets() == 1)
+    assert client.held("billing") is None
+    # When central answers, the background fetch applies the document
+    central.hold.set()
+    wait_for(lambda: client.held("billing") is not None)
+    assert cors_get(client)[ACAO] == ORIGIN
+
+
+def test_startup_wait__first_request_waits_for_the_first_fetch(
+    central: FakeCentral, make_client: Any
+) -> None:
+    # Given CORSADMIN_STARTUP_WAIT and a central that answers only when told to
+    central.hold = threading.Event()
+    client = make_client(central.url, startup_wait=10)
+    answers: list[str | None] = []
+    thread = threading.Thread(target=lambda: answers.append(cors_get(client).get(ACAO)))
+    # When the first request arrives, it waits for the fetch in flight
+    thread.start()
+    wait_for(lambda: central.policy_gets() == 1)
+    assert answers == []
+    central.hold.set()
+    thread.join(10)
+    # Then it is answered with central's document
+    assert answers == [ORIGIN]
+
+
+def test_cache_file__central_trickling__requests_and_health_served_fetch_abandoned(
+    central: FakeCentral, make_client: Any, tmp_path: Path
+) -> None:
+    # Given a cache file from an earlier run, and central trickling one byte at a time
+    cache = tmp_path / "policies.json"
+    cache.write_text(json.dumps([signed_entry(document(version=1))]))
+    central.publish(document(version=2))
+    central.trickle = 0.02
+    client = make_client(central.url, cache_file=cache, startup_wait=0, fetch_deadline=0.5)
+    # When requests arrive while central trickles
+    assert cors_get(client)[ACAO] == ORIGIN
+    wait_for(lambda: central.trickling)
+    assert client.health()["apis"]["billing"]["version"] == 1
+    assert cors_get(client)[ACAO] == ORIGIN
+    assert central.trickling  # answered while the fetch is still being trickled
+    # Then the fetch is abandoned at its total deadline and the cache file's copy kept
+    wait_for(lambda: "deadline" in (client.health()["apis"]["billing"]["last_error"] or ""))
+    assert client.held("billing").policy.version == 1
+    assert client.held("billing").source == "cache-file"
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "until-close"])
+def test_huge_answer__refused_past_the_maximum_size_and_logged(
+    central: FakeCentral, make_client: Any, caplog: pytest.LogCaptureFixture, chunked: bool
+) -> None:
+    # Given a client holding v1 and a maximum document size of 64 KiB
+    client = make_client(central.url, max_document_bytes=64 * 1024)
+    client.ensure_started()
+    # When central answers 2 MB (a valid document padded with origins)
+    big = document(
+        version=2, origins={"exact": [f"https://h{i}.example.com" for i in range(80000)]}
+    )
+    central.publish(big)
+    central.chunked = chunked
+    with caplog.at_level(logging.WARNING, logger="policies.consumer"):
+        assert not client.refresh()
+    # Then it is refused with a log line naming the setting, and v1 kept
+    assert "maximum document size" in client.health()["apis"]["billing"]["last_error"]
+    assert "CORSADMIN_MAX_DOCUMENT_BYTES" in caplog.text
+    assert client.held("billing").policy.version == 1
+    assert cors_get(client)[ACAO] == ORIGIN
 
 
 def test_bootstrap__central_down__bootstrap_applies_then_central_replaces_it(
     central: FakeCentral, make_client: Any, tmp_path: Path
 ) -> None:
     bootstrap = tmp_path / "bootstrap.json"
-    bootstrap.write_text(json.dumps([document(version=7, origins={"exact": [EVIL]})]))
+    bootstrap.write_text(json.dumps([signed_entry(document(version=7, origins={"exact": [EVIL]}))]))
     central.status = 503
     client = make_client(central.url, bootstrap_file=bootstrap)
     assert cors_get(client, EVIL)[ACAO] == EVIL
@@ -208,7 +288,12 @@ def test_bootstrap__without_url__list_endpoint_format_accepted(
     make_client: Any, tmp_path: Path
 ) -> None:
     bootstrap = tmp_path / "bootstrap.json"
-    bootstrap.write_text(json.dumps({"policies": [{"etag": '"x"', "document": document()}]}))
+    entry = {
+        "etag": '"x"',
+        "document": document(),
+        "signature": signed_entry(document())["signature"],
+    }
+    bootstrap.write_text(json.dumps({"policies": [entry]}))
     client = make_client(None, bootstrap_file=bootstrap)
     assert cors_get(client)[ACAO] == ORIGIN
 
@@ -219,7 +304,9 @@ def test_cache_file__written_on_fetch__read_by_next_process_when_central_down(
     cache = tmp_path / "cache" / "policies.json"
     first = make_client(central.url, cache_file=cache)
     first.ensure_started()
-    assert json.loads(cache.read_text())["documents"]["billing"]["etag"]
+    [entry] = json.loads(cache.read_text())
+    assert entry["etag"] == first.held("billing").etag
+    assert entry["signature"]
     second = make_client(closed_port_url(), cache_file=cache)
     assert cors_get(second)[ACAO] == ORIGIN
     assert second.health()["apis"]["billing"]["source"] == "cache-file"
@@ -231,7 +318,7 @@ def test_cache_file__corrupt__ignored_with_a_log_line(
     cache = tmp_path / "policies.json"
     cache.write_text("{garbage")
     with caplog.at_level(logging.ERROR, logger="policies.consumer"):
-        client = make_client(closed_port_url(), cache_file=cache)
+        client = make_client(closed_port_url(), cache_file=cache, startup_wait=0)
         assert ACAO not in cors_get(client)
     assert "unreadable" in caplog.text
 
@@ -259,16 +346,19 @@ def test_several_apis__first_missing__refused_not_the_next_one(
 
 def test_uncovered_path__none(central: FakeCentral, make_client: Any) -> None:
     client = make_client(central.url)
-    assert client.decide("GET", "/static/x", {"Origin": ORIGIN}) is None
+    assert client.outcome("GET", "/static/x", ORIGIN) is None
 
 
 def test_configuration__missing_settings__clear_errors() -> None:
+    keys = {"verify_signatures": False}
     with pytest.raises(ConfigurationError, match="apis"):
-        PolicyClient("http://x", "cors_t", [])
+        PolicyClient.configure(url="http://x", token="cors_t", apis=[], **keys)
     with pytest.raises(ConfigurationError, match="url"):
-        PolicyClient(None, None, ["billing"])
+        PolicyClient.configure(apis=["billing"], **keys)
     with pytest.raises(ConfigurationError, match="token"):
-        PolicyClient("http://x", None, ["billing"])
+        PolicyClient.configure(url="http://x", apis=["billing"], **keys)
+    with pytest.raises(ConfigurationError, match="public_keys: a JWKS"):
+        PolicyClient.configure(url="http://x", token="cors_t", apis=["billing"])
 
 
 def test_threads__many_concurrent_first_requests__one_fetch(
@@ -322,15 +412,10 @@ def test_telemetry__refused_counted_bounded_and_sent_with_heartbeat(
     client = make_client(central.url, service="billing-web")
     cors_get(client, EVIL)
     cors_get(client, EVIL)
-    client.decide("OPTIONS", "/api/x", {"Origin": ORIGIN, "Access-Control-Request-Method": "TRACE"})
+    client.outcome("OPTIONS", "/api/x", ORIGIN, "TRACE")
     # The service's own origin (same-origin POSTs carry Origin) is not a refusal.
-    client.decide(
-        "POST",
-        "/api/x",
-        {"Origin": "https://svc.internal"},
-        request_origin=own_origin("https", "svc.internal:443"),
-    )
-    monkeypatch.setattr(client_module, "MAX_REFUSED_KEYS", 3)
+    client.outcome("POST", "/api/x", "https://svc.internal", scheme="https", host="svc.internal")
+    client.refusals.max_keys = 3
     for index in range(5):
         cors_get(client, f"https://x{index}.example.org")
     assert client.send_report()
@@ -365,6 +450,9 @@ def test_own_origin__default_ports_dropped() -> None:
 def test_import__no_django_in_consumer_modules() -> None:
     code = (
         "import policies.consumer.wsgi, policies.consumer.asgi, policies.consumer.client, sys; "
+        "import policies.consumer.config, policies.consumer.core, policies.consumer.files; "
+        "import policies.consumer.shared, policies.consumer.signatures; "
+        "import policies.consumer.telemetry, policies.consumer.central; "
         "assert 'django' not in sys.modules, sorted(m for m in sys.modules if 'django' in m)"
     )
     result = subprocess.run(

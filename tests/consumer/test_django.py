@@ -8,8 +8,9 @@ from typing import Any
 import pytest
 from django.test import Client
 
+from policies.consumer import checks as consumer_checks
 from policies.consumer import django as consumer_django
-from tests.consumer.conftest import EVIL, ORIGIN, TOKEN, FakeCentral, document
+from tests.consumer.conftest import EVIL, ORIGIN, PUBLIC_JWKS, TOKEN, FakeCentral, document
 
 ACAO = "Access-Control-Allow-Origin"
 LEGACY = "https://legacy.example.com"
@@ -27,6 +28,9 @@ def service(settings: Any, central: FakeCentral) -> Iterator[Client]:
     settings.CORSADMIN_TOKEN = TOKEN
     settings.CORSADMIN_APIS = ["billing"]
     settings.CORSADMIN_INTERVAL = 60
+    settings.CORSADMIN_PUBLIC_KEYS = PUBLIC_JWKS
+    settings.CORSADMIN_STARTUP_WAIT = 5
+    settings.CORSADMIN_TELEMETRY = False
     # The service's previous django-cors-headers configuration (the report-only fallback).
     settings.CORS_ALLOWED_ORIGINS = [LEGACY]
     settings.CORS_URLS_REGEX = r"^/api/"
@@ -105,11 +109,89 @@ def test_health_view__json(service: Client) -> None:
     assert response.json()["apis"]["billing"]["version"] == 1
 
 
-def test_missing_settings__improperly_configured(settings: Any) -> None:
+def test_health_path__setting__served_by_the_middleware(service: Client, settings: Any) -> None:
+    # Given CORSADMIN_HEALTH_PATH (no URLconf entry needed)
+    settings.CORSADMIN_HEALTH_PATH = "/-/cors-health"
+    # When it is requested
+    response = service.get("/-/cors-health")
+    # Then the middleware answers with the client's health
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["apis"]["billing"]["version"] == 1
+
+
+def test_missing_settings__improperly_configured_naming_the_setting(settings: Any) -> None:
     from django.core.exceptions import ImproperlyConfigured
 
+    # Given a URL without a token
     settings.CORSADMIN_URL = "http://central"
     settings.CORSADMIN_TOKEN = None
     settings.CORSADMIN_APIS = ["billing"]
-    with pytest.raises(ImproperlyConfigured, match="CORSADMIN_token"):
+    settings.CORSADMIN_PUBLIC_KEYS = PUBLIC_JWKS
+    # Then the error names the setting as it is spelt in settings.py
+    with pytest.raises(ImproperlyConfigured, match=r"^CORSADMIN_TOKEN: a service token"):
         consumer_django.client_from_settings()
+
+
+def _check_ids(settings: Any) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for message in consumer_checks.check_settings():
+        found.setdefault(message.id or "", []).append(message.msg)
+    return found
+
+
+def test_system_checks__every_unusable_setting_reported_by_its_name(settings: Any) -> None:
+    # Given the middleware in MIDDLEWARE and broken settings
+    settings.MIDDLEWARE = ["policies.consumer.django.CorsMiddleware"]
+    settings.CORSADMIN_URL = "central.internal"
+    settings.CORSADMIN_TOKEN = None
+    settings.CORSADMIN_APIS = []
+    settings.CORSADMIN_INTERVAL = "soon"
+    settings.CORSADMIN_PUBLIC_KEYS = '{"keys": [{"kty": "RSA"}]}'
+    # When the checks run
+    found = _check_ids(settings)
+    # Then each problem is an error naming its setting
+    errors = found["corsadmin_consumer.E001"]
+    assert any(m.startswith("CORSADMIN_APIS: at least one") for m in errors)
+    assert any(m.startswith("CORSADMIN_URL: 'central.internal' is not") for m in errors)
+    assert any(m.startswith("CORSADMIN_TOKEN: a service token") for m in errors)
+    assert any(m.startswith("CORSADMIN_INTERVAL: could not convert") for m in errors)
+    assert found["corsadmin_consumer.E002"] == [
+        "CORSADMIN_PUBLIC_KEYS: inline JWKS: keys[0] is not an Ed25519 (OKP) key"
+    ]
+
+
+def test_system_checks__placement_corsheaders_and_verification__warned(settings: Any) -> None:
+    # Given a configuration that works but is risky
+    settings.MIDDLEWARE = [
+        "django.middleware.common.CommonMiddleware",
+        "corsheaders.middleware.CorsMiddleware",
+        "policies.consumer.django.CorsMiddleware",
+    ]
+    settings.CORSADMIN_URL = "http://central.internal"
+    settings.CORSADMIN_TOKEN = TOKEN
+    settings.CORSADMIN_APIS = ["billing"]
+    settings.CORSADMIN_VERIFY_SIGNATURES = False
+    # When the checks run, Then no error and one warning per risk
+    found = _check_ids(settings)
+    assert sorted(found) == [
+        "corsadmin_consumer.W001",
+        "corsadmin_consumer.W002",
+        "corsadmin_consumer.W003",
+    ]
+
+
+def test_system_checks__middleware_not_used__silent(settings: Any) -> None:
+    # Given a project that does not use the consumer (central itself)
+    settings.MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
+    # Then the consumer checks say nothing
+    assert consumer_checks.check_settings() == []
+
+
+def test_system_checks__good_configuration__nothing(settings: Any) -> None:
+    settings.MIDDLEWARE = ["policies.consumer.django.CorsMiddleware"]
+    settings.CORSADMIN_URL = "https://central.internal"
+    settings.CORSADMIN_TOKEN = TOKEN
+    settings.CORSADMIN_APIS = "billing,search"
+    settings.CORSADMIN_PUBLIC_KEYS = PUBLIC_JWKS
+    assert consumer_checks.check_settings() == []

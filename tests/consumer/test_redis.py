@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
+import pytest
 import redis
 
 from tests.consumer.conftest import (
@@ -18,6 +20,7 @@ from tests.consumer.conftest import (
     cors_get,
     document,
     etag_of,
+    sign,
 )
 
 ACAO = "Access-Control-Allow-Origin"
@@ -85,8 +88,11 @@ def test_pubsub__central_publishes__applies_from_centrals_redis_without_fetching
     before = central.policy_gets()
     new = document(version=2, origins={"exact": [EVIL]})
     body = body_of(new)
-    # What central does on commit: store the document, then publish.
-    redis_client.hset(f"{REDIS_PREFIX}:doc:billing", mapping={"body": body, "etag": etag_of(body)})
+    # What central does on commit: store the signed document, then publish.
+    redis_client.hset(
+        f"{REDIS_PREFIX}:doc:billing",
+        mapping={"body": body, "etag": etag_of(body), "signature": sign(body)},
+    )
     redis_client.publish(
         CHANNEL, json.dumps({"api": "billing", "version": 2, "etag": etag_of(body)})
     )
@@ -111,15 +117,26 @@ def test_pubsub__document_not_in_redis__fetched_from_central(
 def test_pubsub__other_api_or_garbage__ignored(
     central: FakeCentral, make_client: Any, redis_client: redis.Redis
 ) -> None:
+    # Given a subscribed client
     client = make_client(central.url, redis_url=_url(redis_client), interval=60)
     client.ensure_started()
     _wait(lambda: redis_client.pubsub_numsub(CHANNEL)[0][1] >= 1)
     before = central.policy_gets()
+    # When another API's change and garbage arrive, then a real change of billing
     redis_client.publish(CHANNEL, json.dumps({"api": "search", "version": 9, "etag": '"x"'}))
     redis_client.publish(CHANNEL, b"\xff not json")
-    time.sleep(0.3)
+    redis_client.publish(CHANNEL, json.dumps({"version": 3}))
+    body = body_of(document(version=2, origins={"exact": [EVIL]}))
+    redis_client.hset(
+        f"{REDIS_PREFIX}:doc:billing",
+        mapping={"body": body, "etag": etag_of(body), "signature": sign(body)},
+    )
+    redis_client.publish(CHANNEL, json.dumps({"api": "billing", "etag": etag_of(body)}))
+    # Then the channel is read in order: once the real change applied, the earlier
+    # messages were handled, and none of them made the client fetch from central
+    _wait(lambda: client.held("billing").policy.version == 2)
     assert central.policy_gets() == before
-    assert client.held("billing").policy.version == 1
+    assert client.health()["apis"]["billing"]["last_error"] is None
 
 
 def test_pubsub__malformed_document_in_redis__refused_last_good_kept(
@@ -129,7 +146,10 @@ def test_pubsub__malformed_document_in_redis__refused_last_good_kept(
     client.ensure_started()
     _wait(lambda: redis_client.pubsub_numsub(CHANNEL)[0][1] >= 1)
     bad = body_of(document(version=2, schema=99))
-    redis_client.hset(f"{REDIS_PREFIX}:doc:billing", mapping={"body": bad, "etag": etag_of(bad)})
+    redis_client.hset(
+        f"{REDIS_PREFIX}:doc:billing",
+        mapping={"body": bad, "etag": etag_of(bad), "signature": sign(bad)},
+    )
     central.serve_raw("billing", bad)
     redis_client.publish(CHANNEL, json.dumps({"api": "billing", "etag": etag_of(bad)}))
     _wait(lambda: "unknown schema" in (client.health()["apis"]["billing"]["last_error"] or ""))
@@ -157,3 +177,52 @@ def test_central_down__shared_copy_used_by_a_new_process(
     entry = late.health()["apis"]["billing"]
     assert entry["source"] == "redis"
     assert entry["stale"] is True
+
+
+def test_shared_copy__carries_the_signature__tampered_copy_refused_with_its_source(
+    central: FakeCentral,
+    make_client: Any,
+    redis_client: redis.Redis,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Given one process wrote the shared copy (with central's signature)
+    url = _url(redis_client)
+    make_client(central.url, redis_url=url).ensure_started()
+    key = f"{REDIS_PREFIX}:consumer:billing"
+    assert redis_client.hget(key, "signature")
+    # When someone with access to Redis widens the document but cannot sign it
+    forged = body_of(document(version=5, origins={"exact": [EVIL]}))
+    redis_client.hset(key, mapping={"body": forged, "etag": '"forged"'})
+    with caplog.at_level(logging.ERROR, logger="policies.consumer"):
+        late = make_client(closed_port_url(), redis_url=url, startup_wait=0)
+        late.ensure_started()
+        _wait(lambda: late.health()["apis"]["billing"]["last_error"] is not None)
+    # Then the next process refuses it, naming Redis as the source, and never allows EVIL
+    assert "from redis: bad signature" in caplog.text
+    assert late.held("billing") is None
+    assert ACAO not in cors_get(late, EVIL)
+
+
+def test_shared_copy__older_signed_version__not_applied_over_a_newer_one(
+    central: FakeCentral, make_client: Any, redis_client: redis.Redis
+) -> None:
+    # Given a client holding v3 from central
+    url = _url(redis_client)
+    central.publish(document(version=3))
+    client = make_client(central.url, redis_url=url)
+    client.ensure_started()
+    # When the shared copy is replaced with an older, validly signed version (a replay)
+    old = body_of(document(version=2, origins={"exact": [EVIL]}))
+    redis_client.hset(
+        f"{REDIS_PREFIX}:consumer:billing",
+        mapping={
+            "body": old,
+            "etag": etag_of(old),
+            "signature": sign(old),
+            "confirmed_at": repr(time.time() + 60),
+        },
+    )
+    client.refresh()
+    # Then v3 stays
+    assert client.held("billing").policy.version == 3
+    assert ACAO not in cors_get(client, EVIL)

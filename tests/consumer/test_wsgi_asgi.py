@@ -9,6 +9,8 @@ import pytest
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import JSONResponse
 from flask import Flask, abort, jsonify
+from flask_cors import CORS
+from starlette.middleware.cors import CORSMiddleware as StarletteCORSMiddleware
 from werkzeug.test import Client as WerkzeugClient
 
 with warnings.catch_warnings():
@@ -18,14 +20,19 @@ with warnings.catch_warnings():
 from policies.consumer import asgi, wsgi
 from policies.consumer import client as client_module
 from policies.consumer.client import PolicyClient
-from tests.consumer.conftest import EVIL, ORIGIN, FakeCentral, document
+from tests.consumer.conftest import EVIL, ORIGIN, PUBLIC_JWKS, FakeCentral, document
 
 ACAO = "Access-Control-Allow-Origin"
 PREFLIGHT = {"Origin": ORIGIN, "Access-Control-Request-Method": "PUT"}
+LEGACY = "https://legacy.example.com"
+"""The origin the service's own CORS layer (flask-cors, Starlette's) allowed before."""
 
 
-def flask_app() -> Flask:
+def flask_app(legacy_cors: bool = False) -> Flask:
     app = Flask(__name__)
+    if legacy_cors:
+        # The service's previous CORS layer, kept while the API is in report-only mode.
+        CORS(app, origins=[LEGACY], supports_credentials=True)
 
     @app.before_request
     def require_auth() -> Any:
@@ -63,8 +70,15 @@ def flask_app() -> Flask:
     return app
 
 
-def fastapi_app() -> FastAPI:
+def fastapi_app(legacy_cors: bool = False) -> FastAPI:
     app = FastAPI()
+    if legacy_cors:
+        app.add_middleware(
+            StarletteCORSMiddleware,
+            allow_origins=[LEGACY],
+            allow_methods=["GET", "PUT"],
+            allow_credentials=True,
+        )
 
     @app.middleware("http")
     async def require_auth(request: Request, call_next: Any) -> Any:
@@ -100,15 +114,15 @@ def fastapi_app() -> FastAPI:
 class Harness:
     """One interface over werkzeug's and starlette's test clients."""
 
-    def __init__(self, kind: str, client: PolicyClient) -> None:
+    def __init__(self, kind: str, client: PolicyClient, legacy_cors: bool = False) -> None:
         self.kind = kind
         self.policy_client = client
         if kind == "wsgi":
-            app = flask_app()
+            app = flask_app(legacy_cors)
             app.wsgi_app = wsgi.CorsMiddleware(app.wsgi_app, client=client)  # type: ignore[method-assign]
             self.werkzeug = WerkzeugClient(app)
         else:
-            fast = fastapi_app()
+            fast = fastapi_app(legacy_cors)
             fast.add_middleware(asgi.CorsMiddleware, client=client)
             self.starlette = TestClient(fast, raise_server_exceptions=False)
 
@@ -166,10 +180,15 @@ def test_actual__refused__no_cors_headers_but_vary(harness: Harness) -> None:
     assert values(headers, "Vary") == ["Accept-Encoding, Origin"]
 
 
-@pytest.mark.parametrize("path", ["/api/private", "/api/boom", "/api/missing"])
-def test_error_responses__carry_cors_headers(harness: Harness, path: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "expected"), [("/api/private", 401), ("/api/boom", 500), ("/api/missing", 404)]
+)
+def test_error_responses__carry_cors_headers(harness: Harness, path: str, expected: int) -> None:
+    # Given an allowed origin, When the application answers with an error (its auth layer's
+    # 401, an exception's 500, the router's 404)
     status, headers = harness.request("GET", path, {"Origin": ORIGIN})
-    assert status in (401, 403, 404, 500)
+    # Then that error reaches the browser's page with the policy's CORS headers
+    assert status == expected
     assert values(headers, ACAO) == [ORIGIN]
 
 
@@ -187,20 +206,52 @@ def test_uncovered_path__untouched(harness: Harness) -> None:
     assert "Vary" not in headers
 
 
-def test_report_only__response_untouched_refusals_counted(
-    central: FakeCentral, make_client: Any
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_report_only__wrapped_cors_layer_answers__central_refusals_reported(
+    central: FakeCentral, make_client: Any, kind: str
 ) -> None:
+    # Given an API in report-only mode, and the service's previous CORS layer (flask-cors,
+    # Starlette's CORSMiddleware) still inside the application, allowing LEGACY only
     central.publish(document(mode="report-only"))
-    for kind in ("wsgi", "asgi"):
-        client = make_client(central.url)
-        harness = Harness(kind, client)
-        status, headers = harness.request("OPTIONS", "/api/private", {**PREFLIGHT, "Origin": EVIL})
-        assert status != 403  # the app's own answer
-        _, headers = harness.request("GET", "/api/own-cors", {"Origin": EVIL})
-        assert values(headers, ACAO) == ["*"]  # what the app set, as before
-        refused = client.report_payload()["refused"]
-        assert {(r["origin"], r["reason"]) for r in refused} == {(EVIL, "origin-not-allowed")}
-        assert sum(r["count"] for r in refused) == 2
+    client = make_client(central.url)
+    harness = Harness(kind, client, legacy_cors=True)
+    # When LEGACY (refused by central's policy) and ORIGIN (allowed by it) make requests
+    preflight_status, preflight = harness.request(
+        "OPTIONS", "/api/items", {"Origin": LEGACY, "Access-Control-Request-Method": "PUT"}
+    )
+    _, legacy = harness.request("GET", "/api/items", {"Origin": LEGACY})
+    _, allowed_by_central = harness.request("GET", "/api/items", {"Origin": ORIGIN})
+    _, own = harness.request("GET", "/api/own-cors", {"Origin": EVIL})
+    # Then every response is the application's own: its layer's headers, not central's
+    assert preflight_status == 200
+    assert values(preflight, ACAO) == [LEGACY]
+    assert values(legacy, ACAO) == [LEGACY]
+    assert values(legacy, "Access-Control-Allow-Credentials") == ["true"]
+    assert ACAO not in allowed_by_central
+    assert values(own, ACAO) == ["*"]
+    # And what enforce mode would refuse is reported, by code
+    refused = {(r["origin"], r["reason"]): r["count"] for r in client.report_payload()["refused"]}
+    assert refused == {(LEGACY, "origin-not-allowed"): 2, (EVIL, "origin-not-allowed"): 1}
+
+
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_enforce__wrapped_cors_layer_headers__replaced_by_the_policy(
+    central: FakeCentral, make_client: Any, kind: str
+) -> None:
+    # Given enforce mode and the old CORS layer still inside the application
+    harness = Harness(kind, make_client(central.url), legacy_cors=True)
+    # When LEGACY (allowed only by the old layer) and ORIGIN (by the policy) make requests
+    _, legacy = harness.request("GET", "/api/items", {"Origin": LEGACY})
+    _, allowed = harness.request("GET", "/api/items", {"Origin": ORIGIN})
+    status, preflight = harness.request(
+        "OPTIONS", "/api/items", {"Origin": LEGACY, "Access-Control-Request-Method": "PUT"}
+    )
+    # Then only the policy's answer reaches the browser
+    assert ACAO not in legacy
+    assert "Access-Control-Allow-Credentials" not in legacy
+    assert values(allowed, ACAO) == [ORIGIN]
+    assert status == 403
+    assert ACAO not in preflight
 
 
 def test_mode_off__untouched(central: FakeCentral, make_client: Any) -> None:
@@ -224,7 +275,12 @@ def test_raw_wsgi_app_raising__500_with_cors_headers(
 
 def test_keyword_configuration__builds_the_client(central: FakeCentral) -> None:
     middleware = wsgi.CorsMiddleware(
-        flask_app().wsgi_app, url=central.url, token="cors_test-token", apis="billing", interval=5
+        flask_app().wsgi_app,
+        url=central.url,
+        token="cors_test-token",
+        apis="billing",
+        interval=5,
+        public_keys=PUBLIC_JWKS,
     )
     assert middleware.client.apis == ("billing",)
     assert middleware.client.interval == 5
@@ -243,18 +299,41 @@ def test_own_origin__allowed_request__not_computed_refused_same_origin__not_coun
         calls.append(real(scheme, host))
         return calls[-1]
 
-    for module in (client_module, wsgi, asgi):
-        monkeypatch.setattr(module, "own_origin", counting, raising=False)
+    # The name the client really calls (raising=True: a wrong name fails the test).
+    monkeypatch.setattr(client_module, "own_origin", counting)
+    # When an allowed request, a same-origin one and a refused cross-origin one arrive
     harness.request("GET", "/api/items", {"Origin": ORIGIN})
     assert calls == []
     harness.request("POST", "/api/items", {"Origin": "http://localhost", "Host": "localhost"})
+    harness.request("GET", "/api/items", {"Origin": EVIL, "Host": "localhost"})
+    # Then only a refusal worked it out (once per host), and only the cross-origin one counts
     assert calls == ["http://localhost"]
-    assert harness.policy_client.report_payload()["refused"] == []
+    refused = harness.policy_client.report_payload()["refused"]
+    assert [(r["origin"], r["reason"]) for r in refused] == [(EVIL, "origin-not-allowed")]
+
+
+@pytest.mark.parametrize("kind", ["wsgi", "asgi"])
+def test_health_path__configured__served_as_json_before_the_app(
+    central: FakeCentral, make_client: Any, kind: str
+) -> None:
+    # Given CORSADMIN_HEALTH_PATH=/-/cors-health
+    harness = Harness(kind, make_client(central.url, health_path="/-/cors-health"))
+    # When it is requested
+    status, headers = harness.request("GET", "/-/cors-health", {})
+    # Then the client's health answers, as JSON
+    assert status == 200
+    assert headers["Content-Type"] == "application/json"
+    if kind == "wsgi":
+        body = harness.werkzeug.get("/-/cors-health").get_json()
+    else:
+        body = harness.starlette.get("/-/cors-health").json()
+    assert body["apis"]["billing"]["version"] == 1
+    assert body["ok"] is True
 
 
 def test_middleware__client_and_options_together__configuration_error() -> None:
     from policies.consumer import asgi, wsgi
-    from policies.consumer.client import ConfigurationError
+    from policies.consumer.config import ConfigurationError
 
     for middleware in (wsgi.CorsMiddleware, asgi.CorsMiddleware):
         # A ready client and its options at once is ambiguous: refused
@@ -278,6 +357,6 @@ def test_middleware__client_and_options_together__configuration_error() -> None:
 def test_host_from_environ__wsgi_and_django_meta__host_for_own_origin(
     environ: dict[str, str], host: str | None
 ) -> None:
-    from policies.consumer._http import host_from_environ
+    from policies.consumer.wsgi import host_from_environ
 
     assert host_from_environ(environ) == host

@@ -181,6 +181,8 @@ class Central:
         return result.stdout
 
     def setup(self, allowed_origin: str) -> None:
+        # The signing key first, as ./run does (the system checks of migrate want it).
+        self.manage("rotate_signing_key", "--if-missing")
         self.manage("migrate", "--no-input", "-v", "0")
         code = f"""
 import json
@@ -329,6 +331,11 @@ def consumers(
         "CORSADMIN_INTERVAL": str(INTERVAL),
         "CORSADMIN_TIMEOUT": "1",
         "CORSADMIN_TELEMETRY_INTERVAL": "1",
+        # The tests start from a known state: the first request waits for the first fetch.
+        "CORSADMIN_STARTUP_WAIT": "5",
+        # UNSIGNED until central signs its documents (delivery issue, branch i10a); then
+        # CORSADMIN_PUBLIC_KEYS gets central's JWKS and this line goes.
+        "CORSADMIN_VERIFY_SIGNATURES": "false",
     }
     with_redis = {**common, "CORSADMIN_REDIS_URL": redis_server.url}
     started = {

@@ -81,25 +81,35 @@ def test_telemetry__heartbeats_and_refused_origins_reach_central(
     wait_until(stored, 10, step=0.5)
 
 
-def test_change__pubsub_under_a_second__polling_within_an_interval(
+def _sources(consumers: dict[str, Consumer]) -> dict[str, str]:
+    return {name: c.health()["apis"][SLUG]["source"] for name, c in consumers.items()}
+
+
+def test_change__pubsub_consumers_apply_the_notification__polling_one_fetches(
     central: Central, consumers: dict[str, Consumer]
 ) -> None:
-    # From the moment the change is sent to the management API until a consumer applies it.
-    started = time.monotonic()
-    rule = central.add_origin(NEW)
-    saved = time.monotonic() - started
-    added = _latencies(consumers, NEW, since=started)
-    started = time.monotonic()
-    central.remove_origin(rule)
-    removed = _latencies(consumers, None, since=started)
-    shown = {name: f"+{added[name]:.3f}/-{removed[name]:.3f}" for name in consumers}
-    print(f"\nchange-to-apply latency in s (add/remove; the REST call took {saved:.3f}): {shown}")
-    for name in PUBSUB:
-        assert added[name] < 1.0, (name, added)
-        assert removed[name] < 1.0, (name, removed)
-    # Polling: within one interval (+10 % jitter) plus the request itself.
-    assert added["fastapi"] < INTERVAL * 1.1 + 0.5, added
-    assert removed["fastapi"] < INTERVAL * 1.1 + 0.5, removed
+    # Given the consumers enforce version N
+    before = {name: c.health()["apis"][SLUG]["version"] for name, c in consumers.items()}
+    # When an origin is added, then removed, through the management API
+    for change in ("add", "remove"):
+        if change == "add":
+            rule = central.add_origin(NEW)
+            expected: str | None = NEW
+        else:
+            central.remove_origin(rule)
+            expected = None
+        # Then every consumer applies it (bounded poll; no time limit asserted: timing
+        # belongs in bench/)
+        _latencies(consumers, expected, timeout=30)
+        sources = _sources(consumers)
+        for name, consumer in consumers.items():
+            assert consumer.health()["apis"][SLUG]["version"] > before[name], name
+        # fastapi has no Redis: it fetched the change from central. flask and django
+        # share central's Redis: the notification brought it before any poll could (the
+        # process that handles it applies central's Redis copy, source "pubsub"; the other
+        # may read the first one's shared copy, "redis", if its poll runs in between).
+        assert sources["fastapi"] == "central", sources
+        assert "pubsub" in {sources[name] for name in PUBSUB}, (change, sources)
 
 
 def test_central_down__last_good_kept__restart_catches_up(

@@ -12,12 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from policies import cors as cors_module
 from policies.cors import (
     MAX_ORIGIN_LENGTH,
     CompiledPolicy,
     Decision,
     DocumentError,
-    choose_policy,
     compile_policy,
     decide,
     merge_vary,
@@ -742,13 +742,12 @@ def test_decide__compiled_policy_or_mapping__same_decision() -> None:
 
 
 def test_compiled_policy__attributes__from_document() -> None:
-    document = policy()
-
-    compiled = compile_policy(document)
+    # The attributes consumers read (api: which API a document is for, version: never go
+    # back, mode: report-only and off), from the document's own values.
+    compiled = compile_policy(policy(api="search", version=7, mode="report-only"))
 
     assert isinstance(compiled, CompiledPolicy)
-    assert compiled.document is document
-    assert (compiled.api, compiled.version, compiled.mode) == ("billing", 42, "enforce")
+    assert (compiled.api, compiled.version, compiled.mode) == ("search", 7, "report-only")
 
 
 @pytest.mark.parametrize(
@@ -778,22 +777,20 @@ def test_compile__non_canonical_exact_origins__canonicalised() -> None:
     assert compiled.allows_origin("https://App.Example.com:443/") is False
 
 
-def test_choose_policy__several__first_whose_paths_match() -> None:
-    admin = compile_policy(policy(api="admin", paths="^/api/admin/"))
-    billing = compile_policy(policy(api="billing", paths="^/api/"))
-    everything = compile_policy(policy(api="all", paths=None))
-
-    assert choose_policy([admin, billing, everything], "/api/admin/users") is admin
-    assert choose_policy([admin, billing, everything], "/api/invoices") is billing
-    assert choose_policy([admin, billing, everything], "/health") is everything
-    assert choose_policy([admin, billing], "/health") is None
-
-
-def test_covers_path__memoised_result__stable() -> None:
+def test_covers_path__more_distinct_paths_than_the_memo__results_right_memo_bounded() -> None:
+    # Given a policy for ^/api/, When three memos' worth of distinct paths are checked twice
+    # (the memo is cleared when full, and paths longer than its keys are never stored)
     compiled = compile_policy(policy())
+    paths = [f"/api/{n}" if n % 2 else f"/x/{n}" for n in range(3 * cors_module._MEMO_SIZE)]
+    paths.append("/api/" + "a" * 1000)
+    first = [compiled.covers_path(path) for path in paths]
+    second = [compiled.covers_path(path) for path in paths]
 
-    assert [compiled.covers_path("/api/x") for _ in range(3)] == [True, True, True]
-    assert [compiled.covers_path("/x") for _ in range(3)] == [False, False, False]
+    # Then every answer is the regex's, both times, and the memo never outgrew its bound
+    expected = [path.startswith("/api/") for path in paths]
+    assert first == expected
+    assert second == expected
+    assert len(compiled._path_memo._data) <= cors_module._MEMO_SIZE
 
 
 # --- wildcard_to_regex ---------------------------------------------------------------------

@@ -49,8 +49,30 @@ def test_checks__no_allowed_hosts__warned_but_commands_run(tmp_path: Path) -> No
     clean = {k: v for k, v in os.environ.items() if k not in ("ALLOWED_HOSTS", "DATABASE_URL")}
     clean.update(CORSADMIN_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="corsadmin.settings")
     clean.pop("SECRET_KEY", None)
+    clean.pop("CORSADMIN_SIGNING_KEY_FILE", None)
+    made = subprocess.run(
+        [sys.executable, "manage.py", "rotate_signing_key"], cwd=ROOT, env=clean, check=False
+    )
+    assert made.returncode == 0
     result = subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=clean, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
     assert "corsadmin.W002" in result.stderr + result.stdout
+
+
+def test_checks__no_signing_key__error_names_the_command(tmp_path: Path) -> None:
+    # Given a set-up with a secret key but no signing key
+    (tmp_path / "secret_key").write_text("k" * 50)
+    clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
+    clean.update(CORSADMIN_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="corsadmin.settings")
+    for name in ("SECRET_KEY", "CORSADMIN_SIGNING_KEY_FILE"):
+        clean.pop(name, None)
+    # When the checks run
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=clean, capture_output=True, text=True
+    )
+    # Then they fail, saying how to make one (nothing would be served unsigned)
+    assert result.returncode != 0
+    assert "corsadmin.E010" in result.stderr
+    assert "rotate_signing_key" in result.stderr
