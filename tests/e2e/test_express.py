@@ -3,12 +3,11 @@ central server: it enforces the policy, follows a change made through the manage
 survives central going away (running, and restarted from its cache file), refuses a forged
 document, reports refusals to central, and Chromium agrees with it.
 
-Between the Express service and central runs a small forwarding proxy, the place where a
+The service verifies central's signatures with the JWKS central publishes at
+``/api/v1/keys``. Between it and central runs a small forwarding proxy, the place where a
 forgery happens in real life (a proxy, a CDN, a compromised cache): normally it passes
 central's answers through untouched; in ``forge`` mode it adds an origin to the document and
-keeps the signature. Until central signs documents itself (no ``Corsadmin-Signature`` on its
-answers), the proxy signs what central served, with a key the test gives the service, so the
-service's verification is exercised either way.
+keeps central's signature.
 """
 
 from __future__ import annotations
@@ -24,8 +23,6 @@ from typing import Any
 
 import httpx
 import pytest
-from joserfc import jws
-from joserfc.jwk import OKPKey
 
 from tests.e2e.conftest import (
     INTERVAL,
@@ -44,7 +41,6 @@ from tests.tools import missing
 pytestmark = [
     pytest.mark.e2e,
     pytest.mark.xdist_group("e2e"),
-    pytest.mark.filterwarnings("ignore:EdDSA is deprecated"),
 ]
 
 NEW = "https://express-partner.example.com"
@@ -55,9 +51,8 @@ FORGED = "https://forged.example.net"
 class Proxy:
     """Forwards the policy and report endpoints to central; can forge documents."""
 
-    def __init__(self, central: Central, key: OKPKey) -> None:
+    def __init__(self, central: Central) -> None:
         self.central = central
-        self.key = key
         self.mode = "pass"
         self.forged = 0
         self.port = free_port()
@@ -77,13 +72,6 @@ class Proxy:
         self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
-
-    def sign(self, body: bytes) -> str:
-        compact = jws.serialize_compact(
-            {"alg": "EdDSA", "kid": self.key.thumbprint()}, body, self.key, algorithms=["EdDSA"]
-        )
-        header, _, signature = compact.split(".")
-        return f"{header}..{signature}"
 
     def forward(self, handler: BaseHTTPRequestHandler, method: str) -> None:
         forge = self.mode == "forge" and handler.path.startswith("/api/v1/policies/")
@@ -110,18 +98,16 @@ class Proxy:
             for name, value in answer.headers.items()
             if name.lower() in ("content-type", "etag", "www-authenticate", "corsadmin-signature")
         }
-        if answer.status_code == 200 and handler.path.startswith("/api/v1/policies/"):
-            signature = answer.headers.get("corsadmin-signature") or self.sign(content)
-            if forge:
-                # Rewrite the document in transit; the signature stays central's.
-                document = json.loads(content)
-                document["origins"]["exact"].append(FORGED)
-                document["version"] += 1000
-                content = json.dumps(document).encode()
-                out["etag"] = '"forged"'
-                self.forged += 1
-            out = {k: v for k, v in out.items() if k.lower() != "corsadmin-signature"}
-            out["Corsadmin-Signature"] = signature
+        if forge and answer.status_code == 200:
+            # Rewrite the document in transit; the signature stays central's.
+            assert answer.headers.get("corsadmin-signature"), "central does not sign"
+            document = json.loads(content)
+            document["origins"]["exact"].append(FORGED)
+            document["version"] += 1000
+            content = json.dumps(document).encode()
+            out = {k: v for k, v in out.items() if k.lower() != "etag"}
+            out["ETag"] = '"forged"'
+            self.forged += 1
         try:
             handler.send_response(answer.status_code)
             for name, value in out.items():
@@ -137,18 +123,19 @@ class Proxy:
         self.server.server_close()
 
 
-def _public_keys(central: Central, key: OKPKey) -> dict[str, Any]:
-    """Central's JWKS when it signs; else the key the proxy signs with."""
+def _public_keys(central: Central) -> dict[str, Any]:
+    """Central's JWKS (what an operator copies into CORSADMIN_PUBLIC_KEYS); central signs."""
     probe = httpx.get(
         f"{central.url}/api/v1/policies/{SLUG}",
         headers={"Authorization": f"Bearer {central.service_token}"},
         timeout=5,
     )
-    if probe.headers.get("corsadmin-signature"):
-        keys = httpx.get(f"{central.url}/api/v1/keys", timeout=5)
-        assert keys.status_code == 200, "central signs but serves no JWKS at /api/v1/keys"
-        return dict(keys.json())
-    return {"keys": [{**key.as_dict(private=False), "kid": key.thumbprint()}]}
+    assert probe.headers.get("corsadmin-signature"), "central serves unsigned documents"
+    keys = httpx.get(f"{central.url}/api/v1/keys", timeout=5)
+    assert keys.status_code == 200, keys.text
+    jwks = dict(keys.json())
+    assert jwks["keys"], "central publishes no signing key"
+    return jwks
 
 
 class Express:
@@ -181,7 +168,7 @@ class Express:
 
 @pytest.fixture(scope="module")
 def proxy(central: Central) -> Iterator[Proxy]:
-    started = Proxy(central, OKPKey.generate_key("Ed25519"))
+    started = Proxy(central)
     try:
         yield started
     finally:
@@ -218,7 +205,7 @@ def express(e2e_dir: Path, central: Central, proxy: Proxy) -> Iterator[Express]:
             CORSADMIN_INTERVAL=str(INTERVAL),
             CORSADMIN_TIMEOUT="1",
             CORSADMIN_TELEMETRY_INTERVAL="1",
-            CORSADMIN_PUBLIC_KEYS=json.dumps(_public_keys(central, proxy.key)),
+            CORSADMIN_PUBLIC_KEYS=json.dumps(_public_keys(central)),
             CORSADMIN_CACHE_FILE=str(e2e_dir / "express-cache.json"),
         ),
     )
