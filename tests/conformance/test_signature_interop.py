@@ -120,3 +120,30 @@ def test_interop__signed_in_node__verifies_in_python() -> None:
     # And another body is refused
     with pytest.raises(BadSignatureError):
         jws.deserialize_compact(signature, key, algorithms=["EdDSA"], payload=BODY + b" ")
+
+
+def test_interop__signed_by_centrals_signer__verifies_in_node() -> None:
+    # Given a document signed by central's own code (policies.signatures)
+    from policies.signatures import sign_detached
+
+    key = OKPKey.generate_key("Ed25519", private=True)
+    jwks = {"keys": [{**key.as_dict(private=False), "kid": key.thumbprint()}]}
+    signature = sign_detached(BODY, key)
+    # When the Node package verifies it / Then it passes; a changed byte does not
+    assert verify_in_node(jwks, BODY, signature)["ok"] is True
+    assert verify_in_node(jwks, BODY.replace(b"billing", b"billinG"), signature)["ok"] is False
+
+
+def test_interop__signed_in_node__verifies_with_the_python_consumers_verifier() -> None:
+    # Given a document signed in Node / When the Python consumers' verifier checks it
+    import base64
+
+    from policies.signatures import SignatureError, verify_detached
+
+    signed = run_node(SIGN_JS, base64.b64encode(BODY).decode())
+    jwks = {"keys": [signed["jwk"]]}
+    signature = str(signed["signature"])
+    # Then it passes, and another body is refused
+    verify_detached(BODY, signature, jwks)
+    with pytest.raises(SignatureError):
+        verify_detached(BODY + b"\n", signature, jwks)

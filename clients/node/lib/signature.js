@@ -56,22 +56,60 @@ function loadPublicKeys(value) {
   return jwks;
 }
 
+/**
+ * The protected header of a compact detached JWS, checked against the contract (as
+ * policies/signatures.py checks it): exactly {"alg": "EdDSA", "kid": "<non-empty string>"}.
+ */
+function protectedHeader(signature) {
+  if (typeof signature !== "string" || !signature) throw new SignatureError("the document is not signed");
+  const parts = signature.split(".");
+  if (parts.length !== 3 || parts[1] !== "" || !parts[0] || !parts[2]) {
+    throw new SignatureError("the signature is not a compact JWS with a detached payload (<header>..<signature>)");
+  }
+  let header;
+  try {
+    header = JSON.parse(Buffer.from(parts[0], "base64url").toString("utf8"));
+  } catch {
+    throw new SignatureError("the signature's protected header is not JSON");
+  }
+  if (header === null || typeof header !== "object" || Array.isArray(header) || Object.keys(header).sort().join(",") !== "alg,kid") {
+    throw new SignatureError('the protected header must be exactly {"alg", "kid"}');
+  }
+  if (header.alg !== "EdDSA") throw new SignatureError(`the signature's algorithm is ${JSON.stringify(header.alg)}, not "EdDSA"`);
+  if (typeof header.kid !== "string" || !header.kid) throw new SignatureError("the signature names no key (kid)");
+  return { header, parts };
+}
+
 /** A verifier: `await verify(bodyBytes, signature)` resolves, or rejects with SignatureError. */
 function verifier(jwks) {
-  let keySet = null;
-  return async function verify(body, signature) {
-    if (typeof signature !== "string" || !signature) throw new SignatureError("the document is not signed");
-    const parts = signature.split(".");
-    if (parts.length !== 3 || parts[1] !== "") {
-      throw new SignatureError("the signature is not a compact JWS with a detached payload (<header>..<signature>)");
+  const imported = new Map(); // kid -> CryptoKey
+  async function keyFor(kid) {
+    const cached = imported.get(kid);
+    if (cached !== undefined) return cached;
+    const entry = jwks.keys.find((key) => key.kid === kid);
+    if (entry === undefined) throw new SignatureError(`the signature's key ${JSON.stringify(kid)} is not in the key set`);
+    const { calculateJwkThumbprint, importJWK } = await jose();
+    const jwk = { kty: "OKP", crv: "Ed25519", x: entry.x };
+    // The kid is the RFC 7638 thumbprint: a key set that lies about it is broken.
+    if ((await calculateJwkThumbprint(jwk)) !== kid) throw new SignatureError(`key ${JSON.stringify(kid)} does not match its thumbprint`);
+    let key;
+    try {
+      key = await importJWK(jwk, "EdDSA");
+    } catch (error) {
+      throw new SignatureError(`key ${JSON.stringify(kid)} cannot be read: ${error.message}`);
     }
-    const { compactVerify, createLocalJWKSet, base64url } = await jose();
-    if (keySet === null) keySet = createLocalJWKSet(jwks);
+    imported.set(kid, key);
+    return key;
+  }
+  return async function verify(body, signature) {
+    const { header, parts } = protectedHeader(signature);
+    const key = await keyFor(header.kid);
+    const { compactVerify } = await jose();
     const bytes = typeof body === "string" ? Buffer.from(body, "utf8") : Buffer.from(body);
-    const jws = `${parts[0]}.${base64url.encode(bytes)}.${parts[2]}`;
+    const jws = `${parts[0]}.${bytes.toString("base64url")}.${parts[2]}`;
     let result;
     try {
-      result = await compactVerify(jws, keySet, { algorithms: ["EdDSA", "Ed25519"] });
+      result = await compactVerify(jws, key, { algorithms: ["EdDSA"] });
     } catch (error) {
       throw new SignatureError(`the signature does not verify: ${error.code || error.name}: ${error.message}`);
     }
@@ -80,4 +118,4 @@ function verifier(jwks) {
   };
 }
 
-module.exports = { SignatureError, jose, loadPublicKeys, verifier };
+module.exports = { SignatureError, jose, loadPublicKeys, protectedHeader, verifier };
