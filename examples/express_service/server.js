@@ -1,78 +1,40 @@
-// An Express service governed by corsadmin: `npm install` then `node server.js`.
-// Environment: CORSADMIN_URL, CORSADMIN_TOKEN, CORSADMIN_APIS (one slug here),
-// CORSADMIN_INTERVAL (seconds, default 30), PORT (default 5004).
+// An Express service governed by corsadmin: `npm ci` then `node server.js`.
 //
-// The policy endpoint is plain HTTP + JSON, so any language can consume it: poll with
-// If-None-Match, keep the last good document, and feed the `cors` package's `origin`
-// callback from it. (The Python client adds Redis sharing, pub/sub, backoff and telemetry.)
+// The `corsadmin` package (clients/node) sits where the `cors` package was: it fetches the
+// API's policy from central, verifies its signature, keeps it fresh (polling with
+// If-None-Match, backoff, a cache file) and applies it with the same engine semantics as the
+// Python consumers (every conformance case passes in both).
+//
+// Environment (the Python consumers' names): CORSADMIN_URL, CORSADMIN_TOKEN, CORSADMIN_APIS,
+// CORSADMIN_PUBLIC_KEYS (central's JWKS: a file path or inline JSON), CORSADMIN_INTERVAL,
+// CORSADMIN_CACHE_FILE, CORSADMIN_BOOTSTRAP_FILE, CORSADMIN_SERVICE, ...;
+// CORSADMIN_VERIFY_SIGNATURES=false only in development. PORT (default 5004).
 const crypto = require("node:crypto");
 const express = require("express");
-const cors = require("cors");
+const corsadmin = require("corsadmin");
 
-const central = process.env.CORSADMIN_URL;
-const slug = (process.env.CORSADMIN_APIS || "").split(",")[0];
-const interval = Number(process.env.CORSADMIN_INTERVAL || 30) * 1000;
-let policy = null; // the last good document; null = refuse every cross-origin request
-let etag = null;
-
-async function refresh() {
-  try {
-    const response = await fetch(`${central}/api/v1/policies/${slug}`, {
-      headers: { Authorization: `Bearer ${process.env.CORSADMIN_TOKEN}`, ...(etag && { "If-None-Match": etag }) },
-      signal: AbortSignal.timeout(2000),
-    });
-    if (response.status === 200) {
-      const doc = await response.json();
-      if (doc.schema !== 1 || doc.api !== slug) throw new Error(`refused document for ${doc.api}`);
-      policy = { doc, patterns: [...doc.origins.regex.map((re) => new RegExp(re)), ...doc.origins.wildcard.map(wildcard)] };
-      etag = response.headers.get("etag");
-      console.log(`corsadmin: ${slug} v${doc.version} (${doc.mode})`);
-    } else if (response.status !== 304) {
-      throw new Error(`central answered ${response.status}`);
-    }
-  } catch (error) {
-    console.warn(`corsadmin: keeping ${policy ? "v" + policy.doc.version : "no policy"}: ${error.message}`);
-  }
-}
-
-// https://*.example.com: one or more DNS labels in place of *, same scheme and port.
-const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-function wildcard(pattern) {
-  const [scheme, rest] = pattern.split("://*.");
-  return new RegExp(`^${escape(scheme)}://(?:[a-z0-9-]+\\.)+${escape(rest)}$`);
-}
-
-function allowed(origin) {
-  if (!policy || policy.doc.mode === "off") return false;
-  const o = policy.doc.origins;
-  return o.exact.includes(origin) || (origin === "null" && o.allow_null) ||
-    policy.patterns.some((re) => re.test(origin));
-}
+const cors = corsadmin.middleware({
+  ...corsadmin.configFromEnv(),
+  service: process.env.CORSADMIN_SERVICE || "express-example",
+});
 
 const app = express();
-const corsMiddleware = cors((req, callback) => {
-  const doc = policy && policy.doc;
-  const origin = req.header("Origin");
-  if (!doc || !new RegExp(doc.paths || "").test(req.path)) return callback(null, { origin: false });
-  if (doc.origins.allow_all) return callback(null, { origin: "*", methods: doc.methods, allowedHeaders: doc.request_headers, exposedHeaders: doc.expose_headers, maxAge: doc.max_age });
-  callback(null, {
-    origin: origin && allowed(origin) ? origin : false,
-    credentials: doc.allow_credentials,
-    methods: doc.methods,
-    allowedHeaders: doc.request_headers,
-    exposedHeaders: doc.expose_headers,
-    maxAge: doc.max_age,
-  });
-});
-app.use(corsMiddleware);
+app.use(cors); // first: preflights are answered before any auth or routing
 app.use(express.json());
-app.use((req, res, next) => { res.set("X-Request-Id", crypto.randomUUID()); next(); });
+app.use((req, res, next) => {
+  res.set("X-Request-Id", crypto.randomUUID().replace(/-/g, "")); // exposed by the policy
+  next();
+});
 app.get("/api/items", (req, res) => res.json({ service: "express", items: ["apple", "pear"] }));
 app.post("/api/items", (req, res) => res.status(201).json({ service: "express", created: req.body }));
-app.get("/api/me", (req, res) => res.json({ service: "express", user: "anonymous" }));
-
-refresh().then(() => {
-  setInterval(refresh, interval * (0.9 + Math.random() * 0.2));
-  const port = Number(process.env.PORT || 5004);
-  app.listen(port, "127.0.0.1", () => console.log(`express example on http://127.0.0.1:${port}`));
+app.get("/api/me", (req, res) => {
+  const session = /(?:^|;\s*)session=([^;]*)/.exec(req.headers.cookie || "");
+  res.json({ service: "express", user: session ? session[1] : "anonymous" });
 });
+app.get("/health", (req, res) => {
+  const health = cors.health();
+  res.status(health.ok ? 200 : 503).json(health);
+});
+
+const port = Number(process.env.PORT || 5004);
+app.listen(port, "127.0.0.1", () => console.log(`express example on http://127.0.0.1:${port}`));

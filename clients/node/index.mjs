@@ -1,0 +1,37 @@
+// ESM entry point: the same objects as the CommonJS one (one implementation, one state).
+import corsadmin from "./lib/index.js";
+
+export default corsadmin;
+export const {
+  ACAC,
+  ACAH,
+  ACAM,
+  ACAO,
+  ACAPN,
+  ACEH,
+  ACMA,
+  CORS_RESPONSE_HEADERS,
+  CompiledPolicy,
+  ConfigurationError,
+  DocumentError,
+  MAX_ORIGIN_LENGTH,
+  PolicyClient,
+  SCHEMA,
+  SignatureError,
+  VARY,
+  VARY_ACTUAL,
+  VARY_PREFLIGHT,
+  choosePolicy,
+  compilePolicy,
+  configFromEnv,
+  decide,
+  decideWithoutPolicy,
+  header,
+  isCanonicalOrigin,
+  loadPublicKeys,
+  mergeVary,
+  middleware,
+  ownOrigin,
+  verifier,
+  wildcardToRegex,
+} = corsadmin;
