@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from typing import Any
 
 from django.http import HttpResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
+from policies import metrics
 from policies.api.authentication import ServicePrincipal, ServiceTokenAuthentication
 from policies.publishing import document_for
 
@@ -50,6 +53,13 @@ class _PolicyView(APIView):
     authentication_classes = [ServiceTokenAuthentication]
     permission_classes = [HasServiceToken]
     throttle_classes = [PerTokenThrottle]
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        # Every answer is counted, the 401s and 429s DRF gives before the handler included.
+        metrics.count_document_answer(response.status_code)
+        return super().finalize_response(request, response, *args, **kwargs)
 
     def _principal(self) -> ServicePrincipal:
         assert isinstance(self.request.auth, ServicePrincipal)
