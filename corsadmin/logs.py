@@ -13,6 +13,7 @@ a query string or a path never reaches the log (tests/e2e/test_operability.py).
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import MutableMapping
 from typing import Any
@@ -38,11 +39,23 @@ def _scrub_value(value: Any) -> Any:
     return value
 
 
+_PLAIN = (str, int, float, bool, type(None), dict, list, tuple)
+
+
 def redact_secrets(
     logger: Any, method: str, event_dict: MutableMapping[str, Any]
 ) -> MutableMapping[str, Any]:
-    """structlog processor: tokens and bearer credentials in any string become `[redacted]`."""
+    """structlog processor: tokens and bearer credentials in any string become `[redacted]`.
+
+    Objects passed as `extra` are dropped when they are requests (Django logs its request
+    object, whose text holds the query string) and otherwise turned into text, then scrubbed.
+    """
     for key, value in list(event_dict.items()):
+        if key == "request" and not isinstance(value, str):
+            del event_dict[key]
+            continue
+        if not isinstance(value, _PLAIN):
+            value = str(value)
         event_dict[key] = _scrub_value(value)
     return event_dict
 
@@ -107,7 +120,11 @@ def logging_config(*, level: str, fmt: str) -> dict[str, Any]:
 
 
 def configure_structlog() -> None:
-    """structlog's own loggers (`structlog.get_logger()`) go through the same formatter."""
+    """structlog's own loggers (`structlog.get_logger()`) go through the same formatter.
+
+    Python's warnings go to the log too (logger `py.warnings`), so stderr is all JSON lines.
+    """
+    logging.captureWarnings(True)
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,

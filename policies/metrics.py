@@ -39,6 +39,10 @@ from prometheus_client.registry import Collector
 
 from policies.request_context import client_ip
 
+if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    # Unlabelled counters open their file as soon as they are defined, below.
+    os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
+
 DOCUMENTS_SERVED = Counter(
     "corsadmin_policy_documents_served",
     "Answers of the policy endpoint (GET /api/v1/policies[/<slug>]) by HTTP status: "
