@@ -209,6 +209,9 @@ CELERY_TASK_ALWAYS_EAGER = env.flag("CELERY_TASK_ALWAYS_EAGER", default=not CELE
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = "UTC"
+# Beat saves its schedule file after every task it sends: docker-compose.yml's healthcheck
+# reads the file's age (a task goes out every minute).
+CELERY_BEAT_SYNC_EVERY = 1
 
 # The product's own knobs.
 # Prefix of every Redis key and of the change channel; consumers use the same value.
