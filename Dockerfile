@@ -9,6 +9,8 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 # A throwaway key, only for collectstatic at build time (the running container reads its own).
 RUN SECRET_KEY=build-only python manage.py collectstatic --no-input -v 0
+# Where compose mounts the signing keys: writable by the unprivileged user that creates them.
+RUN mkdir -p /var/lib/corsadmin/keys && chown nobody /var/lib/corsadmin/keys && chmod 700 /var/lib/corsadmin/keys
 USER nobody
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \

@@ -55,8 +55,11 @@ MIDDLEWARE = [
     # /healthz, /readyz, /metrics: before host checks and https redirects (policies/health.py).
     "policies.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # The request id and the request's log line: policy polls too (policies/request_context.py).
     "policies.request_context.RequestContextMiddleware",
+    # The policy endpoint and the keys, answered before the session/CSRF/lockout layers.
+    "policies.api.policy_views.PolicyEndpointMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -217,6 +220,17 @@ CELERY_BEAT_SYNC_EVERY = 1
 # Prefix of every Redis key and of the change channel; consumers use the same value.
 CORSADMIN_REDIS_PREFIX = env.text("CORSADMIN_REDIS_PREFIX", "corsadmin")
 CORSADMIN_CONSUMER_POLL_SECONDS = env.integer("CORSADMIN_CONSUMER_POLL_SECONDS", 30)
+# Ed25519 keys that sign every policy document (PEM, oldest first, the last one signs; see
+# policies/signing.py). `./run` creates one; production mounts one (docker-compose.yml).
+CORSADMIN_SIGNING_KEY_FILE = env.text(
+    "CORSADMIN_SIGNING_KEY_FILE", str(VAR_DIR / "signing_key.pem")
+)
+# How old a process's knowledge of the database's policy versions and token revocations may
+# be before the policy endpoint asks the database again (seconds): the bound on serving a
+# replayed old document from Redis, and on a revoked token still being accepted.
+CORSADMIN_DB_CHECK_SECONDS = float(env.text("CORSADMIN_DB_CHECK_SECONDS", "0.5"))
+# Per-token rate limit of the policy endpoint ("<n>/<second|minute|hour|day>").
+CORSADMIN_POLICY_RATE = env.text("CORSADMIN_POLICY_RATE", "600/minute")
 
 # Structured logs (corsadmin/logs.py): JSON lines with the request id, secrets redacted.
 LOG_FORMAT = env.text("LOG_FORMAT", "json")
@@ -256,5 +270,7 @@ WHITENOISE_USE_FINDERS = True
 CELERY_BEAT_SCHEDULE = {
     "expire-origins": {"task": "policies.expire_origins", "schedule": 60.0},
     "republish-all": {"task": "policies.republish_all", "schedule": 300.0},
+    # The outbox sweep: deliveries that failed on commit (Redis down) are retried here.
+    "deliver-outbox": {"task": "policies.deliver_outbox", "schedule": 2.0},
     "prune-telemetry": {"task": "policies.prune_telemetry", "schedule": 24 * 3600.0},
 }

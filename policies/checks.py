@@ -47,3 +47,23 @@ def check_security(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+@register()
+def check_signing_key(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
+    # Every document central serves is signed; without a usable key it would serve none
+    # (nothing falls open), so say so before the server starts.
+    from policies import signing
+
+    try:
+        signing.keyring()
+    except signing.SigningKeyError as exc:
+        return [
+            Error(
+                f"The policy signing key is unusable: {exc}",
+                hint="python manage.py rotate_signing_key (creates "
+                "CORSADMIN_SIGNING_KEY_FILE, mode 0600)",
+                id="corsadmin.E010",
+            )
+        ]
+    return []

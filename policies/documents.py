@@ -41,6 +41,11 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.astimezone(datetime_utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def timestamp(moment: datetime | None) -> str | None:
+    """A moment as documents write it: UTC, to the second (`2026-01-31T12:00:00Z`)."""
+    return _iso(moment)
+
+
 def rule_state(rule: OriginRule) -> dict[str, Any]:
     return {
         "kind": rule.kind,

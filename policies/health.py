@@ -2,8 +2,8 @@
 
 - `/healthz`: the process answers (no dependency is touched), `200 {"status": "ok"}`.
 - `/readyz`: every dependency a request needs is there: the database answers, Redis answers
-  (when `REDIS_URL` is set), every migration is applied, and the document signing key is
-  loaded. `200 {"status": "ready", "checks": {...}}`, or `503 {"status": "not ready",
+  (when `REDIS_URL` is set), every migration is applied, and the document signing keys
+  load. `200 {"status": "ready", "checks": {...}}`, or `503 {"status": "not ready",
   "missing": ["redis", ...], "checks": {...}}` naming what is missing.
 
 They are answered by a middleware placed first, before host validation, HTTPS redirects,
@@ -19,12 +19,11 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.conf import settings
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from policies import store
+from policies import signing, store
 
 logger = logging.getLogger(__name__)
 
@@ -94,22 +93,13 @@ def check_migrations() -> CheckResult:
 
 
 def check_signing_key() -> CheckResult:
-    """The key that signs policy documents is loaded.
-
-    Until document signing is merged (policies/signing.py), the key is a file named by
-    `CORSADMIN_SIGNING_KEY_FILE`: when that is set, the file must be readable and non-empty.
-    """
-    path = str(getattr(settings, "CORSADMIN_SIGNING_KEY_FILE", "") or "")
-    if not path:
-        return CheckResult(True, NOT_CONFIGURED)
+    """The Ed25519 key ring that signs policy documents loads (policies/signing.py): the file
+    `CORSADMIN_SIGNING_KEY_FILE` exists, is readable and holds Ed25519 private keys."""
     try:
-        with open(path, "rb") as handle:
-            loaded = bool(handle.read(1))
-    except OSError as exc:
-        logger.warning("readiness: signing key file %s unreadable: %s", path, exc)
-        return CheckResult(False, f"unreadable ({type(exc).__name__})")
-    if not loaded:
-        return CheckResult(False, "empty key file")
+        signing.keyring()
+    except (signing.SigningKeyError, OSError) as exc:
+        logger.warning("readiness: signing key unusable: %s", exc)
+        return CheckResult(False, f"unusable ({type(exc).__name__})")
     return CheckResult(True, OK)
 
 

@@ -86,14 +86,30 @@ def _login_failed(sender: Any, **kwargs: Any) -> None:
 
 
 class DatabaseCollector(Collector):
-    """Gauges read from the database at scrape time (the same in every process).
-
-    Outbox lag and open change requests are added here when those parts land (see the
-    README's metrics table); each is one query on an indexed column.
-    """
+    """Gauges read from the database at scrape time (the same in every process); each is
+    one query on an indexed column."""
 
     def collect(self) -> Iterator[Metric]:
-        from policies.models import Api
+        from django.db.models import Count, Min
+        from django.utils import timezone
+
+        from policies.models import Api, OutboxMessage
+
+        pending = OutboxMessage.objects.filter(delivered_at__isnull=True).aggregate(
+            count=Count("id"), oldest=Min("created_at")
+        )
+        yield GaugeMetricFamily(
+            "corsadmin_outbox_pending",
+            "Committed changes not yet delivered to Redis (the outbox).",
+            value=pending["count"],
+        )
+        oldest = pending["oldest"]
+        yield GaugeMetricFamily(
+            "corsadmin_outbox_lag_seconds",
+            "Age of the oldest undelivered outbox message, seconds (0 when none waits): how "
+            "far Redis, hence consumers sharing it, is behind the database.",
+            value=(timezone.now() - oldest).total_seconds() if oldest else 0.0,
+        )
 
         apis = GaugeMetricFamily(
             "corsadmin_apis", "APIs managed, by mode (enforce, report-only, off).", labels=["mode"]

@@ -371,3 +371,41 @@ class RefusedOrigin(models.Model):
 
     def __str__(self) -> str:
         return f"{self.api_id} {self.origin} {self.reason} x{self.count}"
+
+
+class OutboxKind(models.TextChoices):
+    DOCUMENT = "document", "A new version of an API's document"
+    DELETED = "deleted", "An API was deleted"
+    TOKENS = "tokens", "Service tokens revoked or narrowed"
+
+
+class OutboxMessage(models.Model):
+    """What Redis must be told about a committed change (the transactional outbox).
+
+    Written in the same transaction as the change, so a change can never be committed and
+    then forgotten on its way to Redis: `policies.outbox` delivers each message (on commit,
+    then from the worker's sweep) with backoff until Redis takes it, then stamps
+    `delivered_at`. The newest `tokens` message's id is also the token revocation counter
+    every central process checks (policies.freshness).
+    """
+
+    kind = models.CharField(max_length=16, choices=OutboxKind.choices)
+    api_id = models.BigIntegerField(null=True, blank=True)
+    slug = models.CharField(max_length=64, blank=True)
+    version = models.PositiveIntegerField(null=True, blank=True)
+    # For `tokens`: the SHA-256 digests whose cached entries Redis must forget.
+    digests = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    delivered_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["id"]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["kind", "id"], name="outbox_kind_id"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.slug or ''} v{self.version or '-'} #{self.pk}"

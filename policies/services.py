@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
-from policies import audit, fields, permissions, request_context, secrets, store
+from policies import audit, fields, permissions, request_context, secrets
 from policies.actors import Actor
 from policies.documents import EDITABLE_FIELDS, api_state, document_from_state, rule_state
 from policies.lint import Finding, Severity, lint_document
@@ -232,10 +232,10 @@ def _new_version(
 
 
 def _after_commit(api: Api) -> None:
-    from policies import publishing
+    from policies import outbox
 
-    slug, api_id = api.slug, api.pk
-    transaction.on_commit(lambda: publishing.api_changed(api_id=api_id, slug=slug))
+    # In this transaction: the new version cannot commit without its way to Redis.
+    outbox.enqueue_document(api)
 
 
 # --- APIs ----------------------------------------------------------------------------------
@@ -391,11 +391,10 @@ def delete_api(
             after=None,
             comment=comment,
         )
-        from policies import publishing
+        from policies import outbox
 
-        store.drop_tokens_for_api(digests)
-        transaction.on_commit(lambda: store.drop_tokens_for_api(digests))
-        transaction.on_commit(lambda: publishing.api_deleted(api_id=api_id, slug=slug))
+        outbox.enqueue_tokens(digests)
+        outbox.enqueue_deleted(api_id=api_id, slug=slug)
 
 
 # --- origin rules ----------------------------------------------------------------------------
@@ -709,10 +708,11 @@ def revoke_service_token(*, actor: Actor, token: ServiceToken, comment: str = ""
                 after=_token_state(current, apis, api_or_none),
                 comment=comment,
             )
-        # Dropped now and again after commit: a request racing the commit may re-cache it.
-        digest = current.digest
-        store.revoke_token(digest)
-        transaction.on_commit(lambda: store.revoke_token(digest))
+        from policies import outbox
+
+        # With the revocation: every central process refuses the token within
+        # CORSADMIN_DB_CHECK_SECONDS, Redis up or down (policies.freshness).
+        outbox.enqueue_tokens([current.digest])
     token.revoked_at = current.revoked_at
 
 

@@ -1,13 +1,24 @@
-"""Redis: the compiled documents, token look-ups and the change channel.
+"""Redis: the signed documents, the policy endpoint's rate counters and the change channel.
+
+Redis is a cache nobody needs to trust. Documents are stored with their signature
+(`<prefix>:doc:<slug>`: `body`, `signature`, `etag`, `version`, `api_id`); readers verify
+them (policies.publishing). Writers never take Redis's word either: a compare-and-set that
+finds a "newer" document there keeps it only if its signature verifies and the database
+confirms that version (policies.publishing.deliver_document).
 
 Everything here degrades: with no REDIS_URL, or Redis down, callers get None / False and go
-to the database; nothing in the request path waits longer than the short socket timeouts.
+to the database; nothing in the request path waits longer than the short socket timeouts,
+and after a failure Redis is not asked again for a moment (a paused or dead Redis must not
+cost every request a timeout).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -15,9 +26,13 @@ from django.conf import settings
 
 logger = logging.getLogger(__name__)
 
-TOKEN_TTL_SECONDS = 60
+# After a failure, requests skip Redis for this long (seconds); the outbox keeps retrying.
+_BACKOFF_SECONDS = 1.0
+# A tombstone outlives any token entry an older central process may have cached (60 s).
+_TOMBSTONE_SECONDS = 120
 
 _clients: dict[str, redis.Redis] = {}
+_down_until: dict[str, float] = {}
 
 
 def _name(*parts: str) -> str:
@@ -30,9 +45,17 @@ def channel() -> str:
     return _name("policies")
 
 
-def client() -> redis.Redis | None:
+def document_key(slug: str) -> str:
+    return _name("doc", slug)
+
+
+def client(*, even_if_down: bool = False) -> redis.Redis | None:
+    """The Redis client, or None without REDIS_URL or (unless `even_if_down`) for a moment
+    after a failure."""
     url: str = settings.REDIS_URL
     if not url:
+        return None
+    if not even_if_down and _down_until.get(url, 0.0) > time.monotonic():
         return None
     if url not in _clients:
         _clients[url] = redis.Redis.from_url(
@@ -42,65 +65,153 @@ def client() -> redis.Redis | None:
 
 
 def _warn(what: str, exc: Exception) -> None:
+    _down_until[settings.REDIS_URL] = time.monotonic() + _BACKOFF_SECONDS
     logger.warning("redis unavailable (%s): %s; using the database", what, exc)
 
 
+def mark_up() -> None:
+    """Forget a recorded failure (the outbox just reached Redis)."""
+    _down_until.pop(settings.REDIS_URL, None)
+
+
+# --- the policy endpoint's one round trip ------------------------------------------------
+
+# KEYS[1] = the token's rate counter, KEYS[2..] = document hashes; ARGV[1] = window (ms).
+# Returns {count, remaining ms of the window, body1, signature1, body2, signature2, ...}.
+_POLL = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+local ttl = redis.call('PTTL', KEYS[1])
+if ttl < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]); ttl = tonumber(ARGV[1]) end
+local out = {count, ttl}
+for i = 2, #KEYS do
+  local held = redis.call('HMGET', KEYS[i], 'body', 'signature')
+  out[#out + 1] = held[1]
+  out[#out + 1] = held[2]
+end
+return out
+"""
+
+_scripts: dict[str, Any] = {}
+
+
+@dataclass(frozen=True, slots=True)
+class Poll:
+    count: int  # requests of this token in the current window, this one included
+    retry_after_ms: int  # until the window ends
+    documents: dict[str, tuple[bytes, str] | None]  # slug -> (body, signature) as held
+
+
+def poll(rate_key: str, slugs: Sequence[str], *, window_seconds: int) -> Poll | None:
+    """Count a request against `rate_key` and read the documents of `slugs`, in one round
+    trip (one EVALSHA). None if Redis is not configured or unreachable."""
+    redis_client = client()
+    if redis_client is None:
+        return None
+    script = _scripts.get(settings.REDIS_URL)
+    if script is None:
+        script = _scripts[settings.REDIS_URL] = redis_client.register_script(_POLL)
+    keys = [_name("rate", rate_key), *(document_key(slug) for slug in slugs)]
+    try:
+        reply = script(keys=keys, args=[window_seconds * 1000])
+    except redis.RedisError as exc:
+        _warn("poll", exc)
+        return None
+    documents: dict[str, tuple[bytes, str] | None] = {}
+    for index, slug in enumerate(slugs):
+        body, signature = reply[2 + 2 * index], reply[3 + 2 * index]
+        ok = isinstance(body, bytes) and isinstance(signature, bytes)
+        documents[slug] = (body, signature.decode("ascii", "replace")) if ok else None
+    return Poll(count=int(reply[0]), retry_after_ms=int(reply[1]), documents=documents)
+
+
+# --- documents ---------------------------------------------------------------------------
+
+
 def get_document(slug: str) -> tuple[bytes, str] | None:
+    """(body, signature) as Redis holds them, unverified; None if absent or unreachable."""
     redis_client = client()
     if redis_client is None:
         return None
     try:
-        body, etag = redis_client.hmget(_name("doc", slug), ["body", "etag"])
+        body, signature = redis_client.hmget(document_key(slug), ["body", "signature"])
     except redis.RedisError as exc:
         _warn("read document", exc)
         return None
-    if not isinstance(body, bytes) or not isinstance(etag, bytes):
+    if not isinstance(body, bytes) or not isinstance(signature, bytes):
         return None
-    return body, etag.decode()
+    return body, signature.decode("ascii", "replace")
 
 
-# Store a document unless a newer one is there: (api_id, version) only grows for a slug (a
-# slug reused after a delete names a new API, with a larger id). A writer holding an older
-# read (the republish sweep, a slow publisher) must not put an older policy back.
-_PUT_IF_NEWER = """
-local held = redis.call('HMGET', KEYS[1], 'api_id', 'version')
-local held_id, held_version = tonumber(held[1]), tonumber(held[2])
-local api_id, version = tonumber(ARGV[4]), tonumber(ARGV[3])
-if held_id and held_version and
-   (held_id > api_id or (held_id == api_id and held_version > version)) then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'body', ARGV[1], 'etag', ARGV[2], 'version', ARGV[3],
-           'api_id', ARGV[4])
-return 1
-"""
+def put_document(
+    slug: str,
+    *,
+    body: bytes,
+    etag: str,
+    signature: str,
+    version: int,
+    api_id: int,
+    may_write: Callable[[bytes | None, str | None], bool],
+) -> bool:
+    """Store a document if `may_write(held_body, held_signature)` agrees, asked while the key
+    is watched (WATCH/MULTI): a writer racing this one makes it ask again, so an older
+    writer can never overwrite a newer one. True if stored or rightly left alone; False if
+    Redis failed (the outbox retries)."""
+    redis_client = client(even_if_down=True)
+    if redis_client is None:
+        return False
+    key = document_key(slug)
+    try:
+        with redis_client.pipeline() as pipe:
+            for _ in range(10):
+                try:
+                    pipe.watch(key)
+                    held_body, held_signature = pipe.hmget(key, ["body", "signature"])
+                    held_sig = (
+                        held_signature.decode("ascii", "replace")
+                        if isinstance(held_signature, bytes)
+                        else None
+                    )
+                    held = held_body if isinstance(held_body, bytes) else None
+                    if not may_write(held, held_sig):
+                        pipe.unwatch()
+                        return True
+                    pipe.multi()
+                    pipe.hset(
+                        key,
+                        mapping={
+                            "body": body,
+                            "signature": signature,
+                            "etag": etag,
+                            "version": version,
+                            "api_id": api_id,
+                        },
+                    )
+                    pipe.execute()
+                    return True
+                except redis.WatchError:
+                    continue
+    except redis.RedisError as exc:
+        _warn("store document", exc)
+        return False
+    logger.warning("gave up storing %s in redis: it kept changing under us", slug)
+    return False
 
 
-def put_document(slug: str, *, body: bytes, etag: str, version: int, api_id: int) -> bool:
-    """Store the document of `slug` unless Redis holds a newer one; False if Redis failed."""
-    redis_client = client()
+def drop_document(slug: str) -> bool:
+    redis_client = client(even_if_down=True)
     if redis_client is None:
         return False
     try:
-        redis_client.eval(_PUT_IF_NEWER, 1, _name("doc", slug), body, etag, version, api_id)
+        redis_client.delete(document_key(slug))
     except redis.RedisError as exc:
-        _warn("store document", exc)
+        _warn("drop document", exc)
         return False
     return True
 
 
-def drop_document(slug: str) -> None:
-    redis_client = client()
-    if redis_client is None:
-        return
-    try:
-        redis_client.delete(_name("doc", slug))
-    except redis.RedisError as exc:
-        _warn("drop document", exc)
-
-
 def publish(message: dict[str, Any]) -> bool:
-    redis_client = client()
+    redis_client = client(even_if_down=True)
     if redis_client is None:
         return False
     try:
@@ -111,52 +222,25 @@ def publish(message: dict[str, Any]) -> bool:
     return True
 
 
-def get_token(digest: str) -> dict[str, Any] | None:
-    redis_client = client()
-    if redis_client is None:
-        return None
-    try:
-        raw = redis_client.get(_name("token", digest))
-    except redis.RedisError as exc:
-        _warn("read token", exc)
-        return None
-    if not raw:
-        return None
-    entry: dict[str, Any] = json.loads(raw)
-    return entry
+# --- tokens ------------------------------------------------------------------------------
 
 
-REVOKED: dict[str, Any] = {"revoked": True}
+def revoke_tokens(digests: Sequence[str]) -> bool:
+    """Tombstone the tokens' cached entries.
 
-
-def put_token(digest: str, entry: dict[str, Any]) -> None:
-    redis_client = client()
-    if redis_client is None:
-        return
-    try:
-        # NX: a look-up that read the database just before a revocation committed must not
-        # overwrite the revocation's tombstone with a stale "valid".
-        redis_client.set(_name("token", digest), json.dumps(entry), ex=TOKEN_TTL_SECONDS, nx=True)
-    except redis.RedisError as exc:
-        _warn("store token", exc)
-
-
-def revoke_token(digest: str) -> None:
-    """Replace the cached entry by a tombstone that outlives any look-up still in flight."""
-    redis_client = client()
-    if redis_client is None:
-        return
-    try:
-        redis_client.set(_name("token", digest), json.dumps(REVOKED), ex=TOKEN_TTL_SECONDS)
-    except redis.RedisError as exc:
-        _warn("revoke token", exc)
-
-
-def drop_tokens_for_api(digests: list[str]) -> None:
-    redis_client = client()
+    Central itself no longer reads tokens from Redis (each process keeps its own cache,
+    checked against the database's revocation counter); the tombstones make a central of an
+    older release, still running during a rolling upgrade, refuse the tokens too.
+    """
+    redis_client = client(even_if_down=True)
     if redis_client is None or not digests:
-        return
+        return True  # nothing to tell
     try:
-        redis_client.delete(*[_name("token", digest) for digest in digests])
+        with redis_client.pipeline(transaction=False) as pipe:
+            for digest in digests:
+                pipe.set(_name("token", digest), '{"revoked": true}', ex=_TOMBSTONE_SECONDS)
+            pipe.execute()
     except redis.RedisError as exc:
-        _warn("drop tokens", exc)
+        _warn("revoke tokens", exc)
+        return False
+    return True

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from policies import publishing, services
+from policies import outbox, publishing, services
 
 
 @shared_task(name="policies.expire_origins")
@@ -17,7 +17,15 @@ def expire_origins() -> int:
 def republish_all() -> int:
     """Put every compiled document back into Redis (after a flush or an outage during which
     changes could not be stored there); scheduled every five minutes by beat."""
+    outbox.prune_delivered()
     return publishing.republish_all()
+
+
+@shared_task(name="policies.deliver_outbox", ignore_result=True)
+def deliver_outbox() -> int:
+    """Deliver committed changes Redis has not taken yet (queued on commit when the request
+    could not deliver; swept by beat every 2 s). Returns how many were delivered."""
+    return outbox.deliver_pending()
 
 
 @shared_task(name="policies.prune_telemetry")

@@ -29,7 +29,14 @@ def _empty_cache() -> Iterator[None]:
     # Throttle counters and last-use stamps must not leak from one test into the next.
     from django.core.cache import cache
 
+    from policies import freshness
+    from policies.api.authentication import forget_cached_tokens
+
     cache.clear()
+    # What a process knows of the database (versions, tokens) must not outlive a test's
+    # database either.
+    freshness.forget()
+    forget_cached_tokens()
     return
 
 

@@ -1,10 +1,16 @@
 """Bearer-token authentication for the policy endpoint (service tokens) and the management
-API (personal access tokens). Only digests are looked up; service tokens are cached in Redis
-for a minute so a poll that ends in 304 touches no database.
+API (personal access tokens). Only digests are looked up.
+
+Service tokens are cached in each process (not in Redis, which is not trusted to say who
+may read what): an entry holds while the database's revocation counter is the one it was
+cached under (checked at most every CORSADMIN_DB_CHECK_SECONDS, policies.freshness) and for
+at most a minute, so a poll that ends in 304 touches no database and a revoked token is
+refused within CORSADMIN_DB_CHECK_SECONDS on every process, Redis up or down.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,7 +22,7 @@ from rest_framework.authentication import BaseAuthentication, get_authorization_
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.request import Request
 
-from policies import store
+from policies import freshness
 from policies.models import AccessToken, ServiceToken
 from policies.secrets import PERSONAL_PREFIX, SERVICE_PREFIX, digest_of
 
@@ -32,24 +38,6 @@ class ServicePrincipal:
     name: str
     apis: frozenset[str]
     expires_at: datetime | None
-
-    def as_cache_entry(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "name": self.name,
-            "apis": sorted(self.apis),
-            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
-        }
-
-    @classmethod
-    def from_cache_entry(cls, entry: dict[str, Any]) -> ServicePrincipal:
-        expires = entry.get("expires_at")
-        return cls(
-            id=int(entry["id"]),
-            name=str(entry["name"]),
-            apis=frozenset(entry["apis"]),
-            expires_at=datetime.fromisoformat(expires) if expires else None,
-        )
 
 
 def _bearer(request: Request, prefix: str) -> str | None:
@@ -70,30 +58,25 @@ def _invalid() -> AuthenticationFailed:
     return AuthenticationFailed("the token is missing, wrong, expired or revoked")
 
 
-class ServiceTokenAuthentication(BaseAuthentication):
-    def authenticate(self, request: Request) -> tuple[AnonymousUser, ServicePrincipal] | None:
-        secret = _bearer(request, SERVICE_PREFIX)
-        if secret is None:
-            if get_authorization_header(request):
-                raise _invalid()
-            return None
-        digest = digest_of(secret)
-        principal = self._lookup(digest)
-        if principal is None:
-            raise _invalid()
-        if principal.expires_at is not None and principal.expires_at <= timezone.now():
-            raise _invalid()
-        _note_use(ServiceToken, principal.id)
-        return AnonymousUser(), principal
+_PRINCIPAL_SECONDS = 60.0
+_MAX_PRINCIPALS = 10_000
+# digest -> (principal, revocation counter it was read under, monotonic time read)
+_principals: dict[str, tuple[ServicePrincipal, int, float]] = {}
+_last_used: dict[int, float] = {}
 
-    def _lookup(self, digest: str) -> ServicePrincipal | None:
-        entry = store.get_token(digest)
-        if entry is not None:
-            if entry.get("revoked"):
-                return None
-            return ServicePrincipal.from_cache_entry(entry)
+
+def service_principal(digest: str) -> ServicePrincipal | None:
+    """The usable service token whose secret has this SHA-256 `digest`, or None (unknown,
+    revoked, expired). No query while this process's cached entry holds."""
+    generation = freshness.token_generation()
+    now = time.monotonic()
+    held = _principals.get(digest)
+    if held is not None and held[1] == generation and now - held[2] < _PRINCIPAL_SECONDS:
+        principal = held[0]
+    else:
         token = ServiceToken.objects.usable(timezone.now()).filter(digest=digest).first()
         if token is None:
+            _principals.pop(digest, None)
             return None
         principal = ServicePrincipal(
             id=token.pk,
@@ -101,8 +84,43 @@ class ServiceTokenAuthentication(BaseAuthentication):
             apis=frozenset(token.apis.values_list("slug", flat=True)),
             expires_at=token.expires_at,
         )
-        store.put_token(digest, principal.as_cache_entry())
-        return principal
+        if len(_principals) >= _MAX_PRINCIPALS:
+            _principals.clear()
+        _principals[digest] = (principal, generation, now)
+    if principal.expires_at is not None and principal.expires_at <= timezone.now():
+        return None
+    return principal
+
+
+def note_service_use(token_id: int) -> None:
+    """Stamp last_used_at at most once a minute per token and process (no shared cache)."""
+    now = time.monotonic()
+    if now - _last_used.get(token_id, -1e18) < _LAST_USED_EVERY_SECONDS:
+        return
+    _last_used[token_id] = now
+    ServiceToken.objects.filter(pk=token_id).update(last_used_at=timezone.now())
+
+
+def forget_cached_tokens() -> None:
+    """Drop this process's token cache (tests)."""
+    _principals.clear()
+    _last_used.clear()
+
+
+class ServiceTokenAuthentication(BaseAuthentication):
+    """DRF authentication with a service token (the consumers' report endpoint)."""
+
+    def authenticate(self, request: Request) -> tuple[AnonymousUser, ServicePrincipal] | None:
+        secret = _bearer(request, SERVICE_PREFIX)
+        if secret is None:
+            if get_authorization_header(request):
+                raise _invalid()
+            return None
+        principal = service_principal(digest_of(secret))
+        if principal is None:
+            raise _invalid()
+        note_service_use(principal.id)
+        return AnonymousUser(), principal
 
     def authenticate_header(self, request: Request) -> str:
         return REALM

@@ -9,6 +9,7 @@ urlpatterns = [
     path(
         "v1/policies/<slug:slug>", policy_views.PolicyDocumentView.as_view(), name="policy-detail"
     ),
+    path("v1/keys", policy_views.PublicKeysView.as_view(), name="public-keys"),
     path("v1/reports", report_views.ReportView.as_view(), name="consumer-reports"),
     # The management API (people: session or personal access token).
     path("v1/apis/", views.ApiListView.as_view(), name="api-list"),

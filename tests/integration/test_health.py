@@ -15,6 +15,8 @@ import pytest
 import redis
 from django.test import Client
 
+from policies import signing
+
 pytestmark = pytest.mark.django_db
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,7 +43,7 @@ def test_healthz__any_host_plain_http__ok(client: Client, settings: Any) -> None
 def test_readyz__embedded_defaults__ready_redis_not_configured(
     client: Client, settings: Any
 ) -> None:
-    # Given the embedded set-up: SQLite, no Redis, no signing key file configured
+    # Given the embedded set-up: SQLite, no Redis, a signing key file
     settings.REDIS_URL = ""
     # When the readiness probe runs
     response = client.get("/readyz", HTTP_HOST="web:8000")
@@ -53,7 +55,7 @@ def test_readyz__embedded_defaults__ready_redis_not_configured(
             "database": "ok",
             "redis": "not configured",
             "migrations": "ok",
-            "signing_key": "not configured",
+            "signing_key": "ok",
         },
     }
 
@@ -82,7 +84,7 @@ def test_readyz__redis_down__503_names_redis(client: Client, settings: Any) -> N
     assert "127.0.0.1" not in response.content.decode()
 
 
-def test_readyz__signing_key_file__missing_503_readable_ok(
+def test_readyz__signing_key__missing_or_not_a_key_503_loaded_ok(
     client: Client, settings: Any, tmp_path: Path
 ) -> None:
     # Given a signing key file that does not exist
@@ -92,13 +94,16 @@ def test_readyz__signing_key_file__missing_503_readable_ok(
     # Then readiness names the signing key
     assert response.status_code == 503
     assert response.json()["missing"] == ["signing_key"]
-    assert response.json()["checks"]["signing_key"] == "unreadable (FileNotFoundError)"
-    # When the file is empty: still not ready
-    (tmp_path / "signing.pem").write_text("")
-    assert client.get("/readyz").json()["checks"]["signing_key"] == "empty key file"
-    # When the key is there: ready
-    (tmp_path / "signing.pem").write_text("-----BEGIN PRIVATE KEY-----\n...")
-    assert client.get("/readyz").status_code == 200
+    assert response.json()["checks"]["signing_key"] == "unusable (SigningKeyError)"
+    # When the file holds no key: still not ready
+    (tmp_path / "signing.pem").write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n")
+    assert client.get("/readyz").json()["missing"] == ["signing_key"]
+    # When a real key is there: ready
+    (tmp_path / "signing.pem").unlink()
+    signing.add_key(tmp_path / "signing.pem")
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["checks"]["signing_key"] == "ok"
 
 
 def test_probes__post__not_answered_by_the_probe(client: Client) -> None:
@@ -120,6 +125,7 @@ def _probe_in_fresh_process(tmp_path: Path, database_url: str, *setup: list[str]
         CORSADMIN_VAR_DIR=str(tmp_path),
         ALLOWED_HOSTS="127.0.0.1",
     )
+    signing.add_key(tmp_path / "signing_key.pem")
     for command in setup:
         subprocess.run(
             [sys.executable, "manage.py", *command],

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
 from django.test import Client
+from django.utils import timezone
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
 from policies import services
 from policies.actors import Actor
-from policies.models import Api
+from policies.models import Api, OutboxMessage
 
 pytestmark = pytest.mark.django_db
 METRICS_TOKEN = "metrics-test-token-0123456789"
@@ -174,3 +176,22 @@ def test_check__metrics_allow_list_not_an_address__error(settings: Any) -> None:
     settings.CORSADMIN_METRICS_ALLOW = ["10.0.0.0/8", "prometheus.internal"]
     with pytest.raises(SystemCheckError, match=r"corsadmin.E003.*prometheus.internal"):
         call_command("check")
+
+
+def test_metrics__outbox__pending_count_and_lag_of_the_oldest(
+    client: Client, api: Api, metrics_token: str
+) -> None:
+    # Given a committed change whose delivery to Redis has not happened (this test's
+    # transaction never commits, so the on-commit delivery never runs)
+    pending = OutboxMessage.objects.filter(delivered_at__isnull=True)
+    assert pending.exists()
+    pending.update(created_at=timezone.now() - timedelta(seconds=90))
+    # Then the scrape shows it waiting, and for how long
+    scraped = _scrape(client)
+    assert scraped[("corsadmin_outbox_pending", ())] == pending.count()
+    assert 90 <= scraped[("corsadmin_outbox_lag_seconds", ())] < 120
+    # When it is delivered: nothing waits, no lag
+    pending.update(delivered_at=timezone.now())
+    scraped = _scrape(client)
+    assert scraped[("corsadmin_outbox_pending", ())] == 0
+    assert scraped[("corsadmin_outbox_lag_seconds", ())] == 0

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from policies import services, store
 from policies.actors import Actor
+from policies.documents import etag_for
 from policies.models import Api, AuditEvent, ServiceToken
 
 pytestmark = pytest.mark.django_db
@@ -211,16 +212,26 @@ def test_list_policies__token_for_two_apis__both_documents_with_etags(
 def test_get_policy__over_rate__429_with_retry_after(
     client: Client, use_redis: redis.Redis, secret: str, settings
 ) -> None:
-    from rest_framework.settings import api_settings
-    from rest_framework.throttling import SimpleRateThrottle
-
-    rates = {**api_settings.DEFAULT_THROTTLE_RATES, "policy": "3/minute"}
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(SimpleRateThrottle, "THROTTLE_RATES", rates)
-        codes = [_get(client, "/api/v1/policies/billing", secret).status_code for _ in range(4)]
-        limited = _get(client, "/api/v1/policies/billing", secret)
+    # Given a limit of 3 polls a minute per token
+    settings.CORSADMIN_POLICY_RATE = "3/minute"
+    # When the token polls 5 times
+    codes = [_get(client, "/api/v1/policies/billing", secret).status_code for _ in range(4)]
+    limited = _get(client, "/api/v1/policies/billing", secret)
+    # Then the 4th and 5th are refused with a Retry-After
     assert codes == [200, 200, 200, 429]
     assert int(limited["Retry-After"]) > 0
+
+
+def test_get_policy__over_rate_with_redis_down__429_from_the_process_limiter(
+    client: Client, settings, secret: str
+) -> None:
+    # Given Redis is unreachable and a limit of 2 polls a minute
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    settings.CORSADMIN_POLICY_RATE = "2/minute"
+    # When the token polls 3 times
+    codes = [_get(client, "/api/v1/policies/billing", secret).status_code for _ in range(3)]
+    # Then the process's own limiter refuses the third
+    assert codes == [200, 200, 429]
 
 
 def test_write__committed__message_published_to_subscribers(
@@ -239,7 +250,7 @@ def test_write__committed__message_published_to_subscribers(
     payload = json.loads(message["data"])
     assert payload["api"] == "billing"
     assert payload["version"] == 2
-    assert payload["etag"] == store.get_document("billing")[1]  # type: ignore[index]
+    assert payload["etag"] == etag_for(store.get_document("billing")[0])  # type: ignore[index]
     pubsub.close()
 
 
@@ -322,19 +333,36 @@ def test_resilient_cache__redis_gone__misses_not_errors() -> None:
     cache.set("k", 1)  # no exception
 
 
-def test_revoke__lookup_in_flight_caches_old_entry__tombstone_wins(
-    client: Client, use_redis: redis.Redis, token: tuple[ServiceToken, str], actor: Actor
+def test_revoke__redis_down_and_an_old_valid_entry_in_redis__401_at_once(
+    client: Client,
+    settings,
+    redis_client: redis.Redis,
+    token: tuple[ServiceToken, str],
+    actor: Actor,
 ) -> None:
-    # Given a request that read the token from the database just before the revocation
+    # Given the token was just used, and Redis holds a "valid" entry for it (as a central of
+    # an older release cached it), and then Redis becomes unreachable
     stored, secret = token
     from policies.secrets import digest_of
 
-    in_flight = {"id": stored.pk, "name": stored.name, "apis": ["billing"], "expires_at": None}
-    # When the revocation lands, and only then the in-flight request caches what it read
+    settings.REDIS_URL = _redis_url(redis_client)
+    assert _get(client, "/api/v1/policies/billing", secret).status_code == 200
+    redis_client.set(
+        f"{settings.CORSADMIN_REDIS_PREFIX}:token:{digest_of(secret)}",
+        json.dumps({"id": stored.pk, "name": stored.name, "apis": ["billing"]}),
+    )
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    # When the token is revoked
     services.revoke_service_token(actor=actor, token=stored)
-    store.put_token(digest_of(secret), in_flight)
-    # Then the token is still refused
+    # Then it is refused at once, with Redis down and after Redis is back
     assert _get(client, "/api/v1/policies/billing", secret).status_code == 401
+    settings.REDIS_URL = _redis_url(redis_client)
+    assert _get(client, "/api/v1/policies/billing", secret).status_code == 401
+
+
+def _redis_url(client: redis.Redis) -> str:
+    kwargs = client.connection_pool.connection_kwargs
+    return f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"
 
 
 def test_token_events__token_spans_two_teams__each_team_sees_only_its_api_names(

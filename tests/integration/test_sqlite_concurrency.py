@@ -43,7 +43,8 @@ def test_embedded_sqlite__three_writer_processes__all_writes_commit(tmp_path: Pa
             text=True,
         )
 
-    for setup in (("migrate", "-v", "0"), ("load_demo",)):
+    setups = (("rotate_signing_key", "--if-missing"), ("migrate", "-v", "0"), ("load_demo",))
+    for setup in setups:
         assert manage(*setup).wait(timeout=120) == 0
     # When three processes write at once, each reading before it writes (version, audit head)
     writers = [manage("shell", "-c", WRITES) for _ in range(3)]

@@ -49,7 +49,16 @@ def _check(tmp_path: Path, **env: str) -> subprocess.CompletedProcess[str]:
     clean.update(CORSADMIN_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="corsadmin.settings")
     clean.pop("SECRET_KEY", None)
     clean.pop("SECRET_KEY_FILE", None)
+    clean.pop("CORSADMIN_SIGNING_KEY_FILE", None)
     clean.update(env)
+    made = subprocess.run(
+        [sys.executable, "manage.py", "rotate_signing_key"],
+        cwd=ROOT,
+        env=clean,
+        check=False,
+        capture_output=True,
+    )
+    assert made.returncode == 0
     return subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=ROOT, env=clean, capture_output=True, text=True
     )
@@ -72,3 +81,20 @@ def test_checks__after_run__no_allowed_hosts_warning(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "ALLOWED_HOSTS" not in result.stderr + result.stdout
     assert "no issues" in result.stdout
+
+
+def test_checks__no_signing_key__error_names_the_command(tmp_path: Path) -> None:
+    # Given a set-up with a secret key but no signing key
+    (tmp_path / "secret_key").write_text("k" * 50)
+    clean = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
+    clean.update(CORSADMIN_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="corsadmin.settings")
+    for name in ("SECRET_KEY", "CORSADMIN_SIGNING_KEY_FILE"):
+        clean.pop(name, None)
+    # When the checks run
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=ROOT, env=clean, capture_output=True, text=True
+    )
+    # Then they fail, saying how to make one (nothing would be served unsigned)
+    assert result.returncode != 0
+    assert "corsadmin.E010" in result.stderr
+    assert "rotate_signing_key" in result.stderr
