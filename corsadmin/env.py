@@ -42,3 +42,15 @@ def integer(name: str, default: int) -> int:
 
 def words(name: str, default: str = "") -> list[str]:
     return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
+
+
+def secret_file(name: str) -> str:
+    """The stripped content of the file named by variable `name` (a mounted secret), or ""."""
+    path = os.environ.get(name, "")
+    if not path:
+        return ""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip()
+    except OSError as exc:
+        raise ImproperlyConfigured(f"{name}={path!r} cannot be read: {exc.strerror}") from None

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
-from corsadmin import env
+from corsadmin import env, logs
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env.text("CORSADMIN_VAR_DIR", str(BASE_DIR / "var")))
@@ -17,6 +18,10 @@ SECRET_KEY = env.text("SECRET_KEY")
 # Or from a file: SECRET_KEY_FILE (a mounted secret), else the per-machine key `./run` made,
 # so `python manage.py ...` works after `./run` without exporting anything.
 _key_file = Path(env.text("SECRET_KEY_FILE", str(VAR_DIR / "secret_key")))
+# The per-machine set-up of `./run`: no key given, the one it made in var/ is used. There,
+# `python manage.py ...` gets the loopback host names `./run` serves, so commands run after it
+# say nothing about an empty ALLOWED_HOSTS.
+_local_machine = not SECRET_KEY and not env.text("SECRET_KEY_FILE") and _key_file.is_file()
 if not SECRET_KEY and _key_file.is_file():
     SECRET_KEY = _key_file.read_text().strip()
 if not SECRET_KEY:
@@ -27,7 +32,7 @@ if not SECRET_KEY:
         )
     SECRET_KEY = "insecure-development-key-never-use-in-production"
 
-ALLOWED_HOSTS = env.words("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG else "")
+ALLOWED_HOSTS = env.words("ALLOWED_HOSTS", "127.0.0.1,localhost" if DEBUG or _local_machine else "")
 CSRF_TRUSTED_ORIGINS = env.words("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
@@ -42,22 +47,27 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_htmx",
     "axes",
+    "csp",
     "policies",
     "webhooks",
 ]
 
 MIDDLEWARE = [
+    # /healthz, /readyz, /metrics: before host checks and https redirects (policies/health.py).
+    "policies.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # The request id and the request's log line: policy polls too (policies/request_context.py).
+    "policies.request_context.RequestContextMiddleware",
     # The policy endpoint and the keys, answered before the session/CSRF/lockout layers.
     "policies.api.policy_views.PolicyEndpointMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "policies.request_context.RequestContextMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
@@ -96,6 +106,10 @@ DATABASES = {
         conn_health_checks=env.flag("DATABASE_CONN_HEALTH_CHECKS", default=True),
     )
 }
+# The password from a mounted secret rather than inside DATABASE_URL (docker-compose.yml).
+_db_password = env.secret_file("DATABASE_PASSWORD_FILE")
+if _db_password:
+    DATABASES["default"]["PASSWORD"] = _db_password
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The embedded database serves several worker processes and threads (web requests,
     # consumer reports, the expiry loop). Writers take the lock when their transaction
@@ -141,6 +155,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+
+# HSTS preload is a decision for the owner of the parent domain (and has no effect on a
+# sub-domain such as cors.example.com): SECURE_HSTS_PRELOAD stays available, not nagged for.
+SILENCED_SYSTEM_CHECKS = ["security.W021"]
 
 # Security: safe unless asked otherwise.
 SESSION_COOKIE_AGE = env.integer("SESSION_COOKIE_AGE", 8 * 3600)
@@ -193,10 +211,10 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "policies.api.schema.postprocess",
     ],
-    # The docs pages' assets are vendored (drf-spectacular-sidecar): no CDN at run time.
+    # Swagger UI's assets are vendored (drf-spectacular-sidecar): no CDN at run time. (ReDoc
+    # is not served: its page loads web fonts from a CDN and needs inline styles.)
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
 }
 
 # Celery: eager (in-process) unless a broker is configured.
@@ -205,6 +223,9 @@ CELERY_TASK_ALWAYS_EAGER = env.flag("CELERY_TASK_ALWAYS_EAGER", default=not CELE
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TIMEZONE = "UTC"
+# Beat saves its schedule file after every task it sends: docker-compose.yml's healthcheck
+# reads the file's age (a task goes out every minute).
+CELERY_BEAT_SYNC_EVERY = 1
 
 # The product's own knobs.
 # Prefix of every Redis key and of the change channel; consumers use the same value.
@@ -244,15 +265,37 @@ CORSADMIN_WEBHOOKS_SPIKE_WINDOW_SECONDS = env.integer(
     "CORSADMIN_WEBHOOKS_SPIKE_WINDOW_SECONDS", 3600
 )
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": env.text("LOG_LEVEL", "INFO")},
-    # axes announces itself at every start and logs each attempt: keep its warnings only.
-    "loggers": {"axes": {"level": "WARNING"}},
+# Structured logs (corsadmin/logs.py): JSON lines with the request id, secrets redacted.
+LOG_FORMAT = env.text("LOG_FORMAT", "json")
+if LOG_FORMAT not in ("json", "console"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use json or console")
+LOGGING = logs.logging_config(level=env.text("LOG_LEVEL", "INFO"), fmt=LOG_FORMAT)
+logs.configure_structlog()
+
+# Content-Security-Policy (django-csp) on every response: nothing inline, nothing from
+# elsewhere. Scripts and styles are files under static/ (templates carry no <script> body,
+# no on*= handler, no style=); htmx is configured not to inject its indicator styles.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [NONE],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "manifest-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
 }
+
+# Metrics (policies/metrics.py): /metrics answers a bearer token or an address list only.
+CORSADMIN_METRICS_TOKEN = env.text("CORSADMIN_METRICS_TOKEN") or env.secret_file(
+    "CORSADMIN_METRICS_TOKEN_FILE"
+)
+CORSADMIN_METRICS_ALLOW = env.words("CORSADMIN_METRICS_ALLOW")
 
 # Serve static files from the app directories without collectstatic (small, vendored assets).
 WHITENOISE_USE_FINDERS = True

@@ -7,4 +7,5 @@ class PoliciesConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from policies import auth_events, checks  # noqa: F401  (registers checks and receivers)
+        # Registers the system checks and the signal receivers (audit and metrics).
+        from policies import auth_events, checks, metrics  # noqa: F401

@@ -21,6 +21,17 @@ def check_security(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
                 id="corsadmin.W002",
             )
         )
+    from policies.metrics import parse_allow_list
+
+    bad = parse_allow_list(settings.CORSADMIN_METRICS_ALLOW)
+    if bad:
+        messages.append(
+            Error(
+                f"CORSADMIN_METRICS_ALLOW has entries that are not addresses or networks: {bad}",
+                hint="Use addresses or CIDR networks, e.g. 127.0.0.1,10.0.0.0/8",
+                id="corsadmin.E003",
+            )
+        )
     if settings.CORSADMIN_CONSUMER_POLL_SECONDS < 1:
         messages.append(
             Error(

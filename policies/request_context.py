@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import contextvars
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import structlog
 from django.http import HttpRequest, HttpResponse
+
+# One line per request served (gunicorn's own access log is off: it would print query
+# strings, where a careless client may put a token). See corsadmin/logs.py.
+access_log = structlog.get_logger("policies.access")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,8 +51,19 @@ class RequestContextMiddleware:
             user_agent=request.headers.get("User-Agent", "")[:512],
         )
         token = _current.set(context)
+        started = time.perf_counter()
         try:
             response = self.get_response(request)
+            status = response.status_code
+            # The path only: a query string may carry anything, secrets included.
+            (access_log.warning if status >= 500 else access_log.info)(
+                "request",
+                method=request.method,
+                path=request.path,
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                ip=context.ip,
+            )
         finally:
             _current.reset(token)
         response["X-Request-Id"] = context.request_id

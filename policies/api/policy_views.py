@@ -16,6 +16,7 @@ Errors: `401` with `WWW-Authenticate` for a missing, wrong, expired or revoked t
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -33,7 +34,7 @@ from rest_framework.request import Request
 from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import APIView
 
-from policies import publishing, signing, store
+from policies import metrics, publishing, signing, store
 from policies.api.authentication import (
     REALM,
     ServicePrincipal,
@@ -189,6 +190,19 @@ def _poll(
     return None, documents
 
 
+def _counted(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Every answer of the endpoint counts in `corsadmin_policy_documents_served_total`."""
+
+    @functools.wraps(view)
+    def counted(request: HttpRequest, *args: Any) -> HttpResponse:
+        response = view(request, *args)
+        metrics.count_document_answer(response.status_code)
+        return response
+
+    return counted
+
+
+@_counted
 def policy_document(request: HttpRequest, slug: str) -> HttpResponse:
     """GET /api/v1/policies/<slug>: the signed schema-1 document, ETag/304."""
     if request.method not in ("GET", "HEAD"):
@@ -202,6 +216,7 @@ def policy_document(request: HttpRequest, slug: str) -> HttpResponse:
     return _respond(request, document.body, document.etag, document.signature)
 
 
+@_counted
 def policy_list(request: HttpRequest) -> HttpResponse:
     """GET /api/v1/policies: every document the token may read, each with its signature
     (`{"policies": [{"etag", "signature", "document"}]}`; `document` is the exact signed

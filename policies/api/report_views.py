@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from policies import services
+from policies import metrics, services
 from policies.api.authentication import ServicePrincipal, ServiceTokenAuthentication
 from policies.api.policy_views import HasServiceToken, PerTokenThrottle
 
@@ -18,6 +18,13 @@ class ReportView(APIView):
     authentication_classes = [ServiceTokenAuthentication]
     permission_classes = [HasServiceToken]
     throttle_classes = [PerTokenThrottle]
+
+    def finalize_response(
+        self, request: Request, response: Response, *args: Any, **kwargs: Any
+    ) -> Response:
+        # Rejections before the handler (bad token, throttled) are counted too.
+        metrics.count_report(status=response.status_code)
+        return super().finalize_response(request, response, *args, **kwargs)
 
     @extend_schema(
         summary="Consumer telemetry: heartbeats and counts of refused requests",
@@ -42,6 +49,7 @@ class ReportView(APIView):
             )
         except services.ValidationFailed as exc:
             return Response({"errors": exc.errors}, status=400)
+        metrics.count_report_entries(stored=outcome.stored, ignored=outcome.ignored)
         body: dict[str, Any] = {"stored": outcome.stored, "ignored": outcome.ignored}
         if outcome.limited:
             body.update(limited=outcome.limited, detail=outcome.detail)

@@ -6,6 +6,7 @@ type, headers, body) must be one the schema describes.
 
 from __future__ import annotations
 
+import re
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -184,14 +185,27 @@ def test_schema__served__openapi_3_with_management_paths(client: Client) -> None
 
 
 @pytest.mark.django_db
-def test_docs_page__served__assets_vendored_no_cdn(client: Client) -> None:
-    # When the docs pages are fetched
-    for url in ("/api/docs/", "/api/redoc/"):
-        page = client.get(url)
-        # Then they load their scripts from this server's static files, not a CDN
-        assert page.status_code == 200
-        html = page.content.decode()
-        assert "/static/drf_spectacular_sidecar/" in html
-        assert "cdn.jsdelivr.net" not in html
+def test_docs_page__served__assets_vendored_no_cdn_nothing_inline(client: Client) -> None:
+    # When the docs page is fetched
+    page = client.get("/api/docs/")
+    # Then it loads its scripts from this server's static files, not a CDN, none inline
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "/static/drf_spectacular_sidecar/" in html
+    assert "cdn.jsdelivr.net" not in html
+    assert "<style" not in html
+    assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) is None
+    assert "default-src 'none'" in page["Content-Security-Policy"]
+    # And its start-up script is a file of its own
+    script = client.get("/api/docs/?script=")
+    assert script.status_code == 200
+    assert script["Content-Type"].startswith("application/javascript")
+    assert "SwaggerUIBundle" in script.content.decode()
     asset = client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
     assert asset.status_code == 200
+
+
+@pytest.mark.django_db
+def test_redoc_page__dropped__not_found(client: Client) -> None:
+    # ReDoc loaded web fonts from a CDN and needs inline styles: it is not served any more
+    assert client.get("/api/redoc/").status_code == 404
