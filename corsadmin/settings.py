@@ -197,6 +197,9 @@ CELERY_TIMEZONE = "UTC"
 # Prefix of every Redis key and of the change channel; consumers use the same value.
 CORSADMIN_REDIS_PREFIX = env.text("CORSADMIN_REDIS_PREFIX", "corsadmin")
 CORSADMIN_CONSUMER_POLL_SECONDS = env.integer("CORSADMIN_CONSUMER_POLL_SECONDS", 30)
+# Approvals a widening change needs, per environment ("production=1,staging=0"); environments
+# not named apply at once. Read through `policies.change_requests.approvals_config`.
+CORSADMIN_APPROVALS = env.text("CORSADMIN_APPROVALS", "production=1")
 
 LOGGING = {
     "version": 1,
@@ -215,4 +218,5 @@ CELERY_BEAT_SCHEDULE = {
     "expire-origins": {"task": "policies.expire_origins", "schedule": 60.0},
     "republish-all": {"task": "policies.republish_all", "schedule": 300.0},
     "prune-telemetry": {"task": "policies.prune_telemetry", "schedule": 24 * 3600.0},
+    "apply-scheduled-changes": {"task": "policies.apply_scheduled_changes", "schedule": 60.0},
 }

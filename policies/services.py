@@ -7,7 +7,8 @@ commands and Celery tasks call these functions and never write the models themse
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -71,6 +72,61 @@ class ValidationFailed(ServiceError):
         super().__init__(
             "; ".join(f"{name}: {' '.join(messages)}" for name, messages in self.errors.items())
         )
+
+
+class ChangeRequestPending(ServiceError):
+    """The change was not applied: it waits for approval in `change_request` (a
+    `policies.models.ChangeRequest`, committed). `replanned` is true when an apply found the
+    request's base stale and re-planned it instead: review its new diff and apply again."""
+
+    def __init__(self, change_request: Any, *, replanned: bool = False) -> None:
+        if replanned:
+            message = (
+                f"change request #{change_request.pk} was planned on an older version: it is "
+                "re-planned against the current one; review the new diff and apply again"
+            )
+        else:
+            message = (
+                f"this change widens access to {change_request.api.slug}: it waits for "
+                f"approval in change request #{change_request.pk}"
+            )
+        super().__init__(message)
+        self.change_request = change_request
+        self.replanned = replanned
+
+
+@contextmanager
+def _writing() -> Iterator[None]:
+    """`transaction.atomic()` for a planned write: when the plan turns the write into a
+    change request (`ChangeRequestPending` raised inside), what was written for the request
+    (the request, its audit event) commits, the change itself is not made, and the exception
+    is raised again once committed."""
+    pending: ChangeRequestPending | None = None
+    with transaction.atomic():
+        try:
+            yield
+        except ChangeRequestPending as exc:
+            pending = exc
+    if pending is not None:
+        raise pending
+
+
+def _gate(
+    *,
+    actor: Actor,
+    api: Api,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    comment: str,
+    title: str,
+) -> None:
+    """Plan step of every policy write: raises `ChangeRequestPending` (after opening or
+    editing a change request) when the change widens access where approval is needed."""
+    from policies import change_requests
+
+    change_requests.gate(
+        actor=actor, api=api, before=before, after=after, comment=comment, title=title
+    )
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -339,7 +395,7 @@ def update_api(
     cleaned, errors = _clean_fields(changes)
     if errors:
         raise ValidationFailed(errors)
-    with transaction.atomic():
+    with _writing():
         locked = _lock(api, expected_version)
         rules = list(locked.origins.all())
         before = api_state(locked, rules)
@@ -351,6 +407,14 @@ def update_api(
         if after == before:
             return locked
         findings = check_state(after, version=locked.version + 1)
+        _gate(
+            actor=actor,
+            api=locked,
+            before=before,
+            after=after,
+            comment=comment,
+            title=f"change settings of {locked.slug}",
+        )
         _new_version(
             findings=findings,
             api=locked,
@@ -417,7 +481,7 @@ def add_origin(
     canonical = _clean_rule(kind, value)
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationFailed({"expires_at": ["the expiry is in the past"]})
-    with transaction.atomic():
+    with _writing():
         locked = _lock(api, expected_version)
         rules = list(locked.origins.all())
         if any(r.kind == kind and r.value == canonical for r in rules):
@@ -432,6 +496,14 @@ def add_origin(
             created_by=actor.user if actor.type == ActorType.USER else None,
         )
         findings = check_state(api_state(locked, [*rules, rule]), version=locked.version + 1)
+        _gate(
+            actor=actor,
+            api=locked,
+            before=api_state(locked, rules),
+            after=api_state(locked, [*rules, rule]),
+            comment=comment,
+            title=f"add {kind} origin {canonical}",
+        )
         try:
             with transaction.atomic():
                 rule.save()
@@ -474,7 +546,7 @@ def update_origin(
         raise ValidationFailed({"expires_at": ["the expiry is in the past"]})
     kind = changes.get("kind", rule.kind)
     value = _clean_rule(kind, changes.get("value", rule.value))
-    with transaction.atomic():
+    with _writing():
         locked = _lock(rule.api, expected_version)
         current = OriginRule.objects.select_for_update().get(pk=rule.pk, api=locked)
         before = rule_state(current)
@@ -492,6 +564,14 @@ def update_origin(
         if any(r.kind == kind and r.value == value for r in others):
             raise ValidationFailed({"value": [f"{value} is already listed"]})
         findings = check_state(api_state(locked, [*others, current]), version=locked.version + 1)
+        _gate(
+            actor=actor,
+            api=locked,
+            before=api_state(locked),
+            after=api_state(locked, [*others, current]),
+            comment=comment,
+            title=f"change origin {before['kind']} {before['value']}",
+        )
         current.save()
         _new_version(
             findings=findings,
@@ -522,6 +602,14 @@ def remove_origin(
         current = OriginRule.objects.select_for_update().get(pk=rule.pk, api=locked)
         before = rule_state(current)
         rule_id = current.pk
+        _gate(
+            actor=actor,
+            api=locked,
+            before=api_state(locked),
+            after=api_state(locked, [r for r in locked.origins.all() if r.pk != rule_id]),
+            comment=comment,
+            title=f"remove origin {before['kind']} {before['value']}",
+        )
         current.delete()
         _new_version(
             api=locked,
@@ -568,7 +656,7 @@ def rollback(
 ) -> Api:
     """Make a new version whose state is that of `to_version` (history is never rewritten)."""
     _authorise(actor, api.team)
-    with transaction.atomic():
+    with _writing():
         locked = _lock(api, expected_version)
         target = PolicyVersion.objects.filter(api=locked, version=to_version).first()
         if target is None:
@@ -594,6 +682,14 @@ def rollback(
             setattr(locked, name, target.state[name])
         after = api_state(locked, restored_rules)
         findings = check_state(after, version=locked.version + 1)
+        _gate(
+            actor=actor,
+            api=locked,
+            before=before,
+            after=after,
+            comment=comment,
+            title=f"roll {locked.slug} back to version {to_version}",
+        )
         locked.origins.all().delete()
         OriginRule.objects.bulk_create(restored_rules)
         _new_version(

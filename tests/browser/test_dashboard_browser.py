@@ -267,7 +267,7 @@ def test_dashboard__read_only_member__no_edit_controls(
     browser: Browser, live_server: Any, people: dict[str, User]
 ) -> None:
     rita = User.objects.create_user("rita", password="pw-rita-12345")
-    rita.groups.add(Group.objects.get(name="payments"), Group.objects.create(name="read-only"))
+    rita.groups.add(Group.objects.get(name="payments"), Group.objects.get(name="read-only"))
     page = _page(browser)
     _log_in(page, live_server.url, "rita", "pw-rita-12345")
     page.get_by_role("link", name="Checkout").click()
