@@ -355,8 +355,20 @@ def create_api(
     api = Api(slug=slug, team=team, **cleaned)
     findings = check_state(api_state(api, rules), version=1)
     with transaction.atomic():
-        if Api.objects.filter(slug=slug).exists():
-            raise ValidationFailed({"slug": [f"an API with the slug {slug!r} already exists"]})
+        taken = Api.objects.filter(slug=slug).first()
+        if taken is not None:
+            # Whether another team has an API of that name is not the actor's to learn: the
+            # same words as for a slug that was never used but cannot be had.
+            mine = actor.user is not None and permissions.can_view(actor.user, taken)
+            raise ValidationFailed(
+                {
+                    "slug": [
+                        f"you already have an API {slug!r}"
+                        if mine
+                        else f"the slug {slug!r} is not available: choose another"
+                    ]
+                }
+            )
         if actor.type == ActorType.USER:
             api.created_by_id = actor.id
         api.save()

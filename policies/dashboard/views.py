@@ -22,10 +22,17 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from policies import permissions, services
+from policies import change_requests, permissions, services
 from policies.actors import Actor
 from policies.audit import field_diff
-from policies.dashboard import consumers, display, lintstatus, preview, queries
+from policies.dashboard import (
+    change_request_views,
+    consumers,
+    display,
+    lintstatus,
+    preview,
+    queries,
+)
 from policies.dashboard.auth import login_required
 from policies.dashboard.forms import (
     ApiCreateForm,
@@ -220,6 +227,8 @@ def _render_detail(
         summary=display.settings_summary(api),
         **_refused_context(api, context["document"]),
         **_consumers_context(api),
+        pending_requests=change_requests.pending_for(api),
+        promote_form=change_request_views.promote_form(request, api),
     )
     return render(request, "dashboard/api_detail.html", context, status=status)
 

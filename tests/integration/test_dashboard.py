@@ -296,7 +296,7 @@ def test_create_api__taken_slug__error_beside_slug(member_client: Client, api: A
         },
     )
     assert response.status_code == 422
-    assert "already exists" in _field_block(_html(response), "slug")
+    assert "you already have an API" in _field_block(_html(response), "slug")
 
 
 def test_settings__valid_change__saved_with_comment(member_client: Client, api: Api) -> None:
