@@ -17,6 +17,7 @@ call to `policies.events.emit` for webhooks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -61,7 +62,9 @@ def _plan(before: dict[str, Any], after: dict[str, Any], *, version: int) -> dic
     document = document_from_state(after, version=version, updated_at=timezone.now())
     return {
         "diff": field_diff(_without_identity(before), _without_identity(after)),
-        "widens": planning.widening_reasons(before, after, now=timezone.now()),
+        "widens": planning.widening_reasons(
+            before, after, now=timezone.now(), approvals=approvals_config()
+        ),
         "findings": [
             _finding(f) for f in lint_document(document, environment=after["environment"])
         ],
@@ -149,7 +152,9 @@ def gate(
                 ]
             }
         )
-    if not planning.widening_reasons(before, after, now=timezone.now()):
+    if not planning.widening_reasons(
+        before, after, now=timezone.now(), approvals=approvals_config()
+    ):
         return
     user = actor.user
     existing = None
@@ -547,49 +552,84 @@ def apply_scheduled(*, now: datetime | None = None) -> int:
     return applied
 
 
-def promote(*, actor: Actor, source: Api, target: Api, comment: str = "") -> Api:
-    """Copy `source`'s policy (origins, methods, headers, switches, mode, paths, max-age; not
-    its name, team or environment) onto `target`, e.g. staging onto its production twin. A
-    widening result opens a change request on `target` (`ChangeRequestPending`), like any
-    write; otherwise it applies at once. Both APIs must be editable by the actor."""
-    services._authorise(actor, target.team)
-    if actor.user is not None and not permissions.can_view(actor.user, source):
-        raise NotPermitted(f"{actor.name} may not read {source.slug}")
-    if source.pk == target.pk:
-        raise ValidationFailed({"target": ["promote onto another API"]})
-    copied = set(EDITABLE_FIELDS) - {"name", "description", "environment"}
+def needs_approval(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """How `before -> after` widens access where approval is needed ([] when it may apply at
+    once): for faces that refuse such a change instead of opening a request (the admin)."""
+    if planning.approvals_needed(before, after, approvals_config()) == 0:
+        return []
+    return planning.widening_reasons(
+        before, after, now=timezone.now(), approvals=approvals_config()
+    )
+
+
+def replace_policy(
+    *,
+    actor: Actor,
+    api: Api,
+    make_after: Callable[[dict[str, Any]], dict[str, Any]],
+    comment: str,
+    title: str,
+    object_repr: str,
+) -> Api:
+    """One planned write of a whole new state: `make_after(before)` gives it from the current
+    state (locked). Cleans the fields like `update_api`, lints, then applies at once or opens
+    a change request (`ChangeRequestPending`). Used by promote and `import_cors`."""
+    services._authorise(actor, api.team)
     with services._writing():
-        locked = services._lock(target, None)
+        locked = services._lock(api, None)
         before = api_state(locked)
-        source_state = api_state(Api.objects.select_related("team").get(pk=source.pk))
-        after = {**before, **{name: source_state[name] for name in copied}}
-        after["origins"] = source_state["origins"]
+        after = make_after(before)
+        cleaned, errors = services._clean_fields({name: after[name] for name in EDITABLE_FIELDS})
+        if errors:
+            raise ValidationFailed(errors)
+        after = {**after, **cleaned}
         if after == before:
-            raise ValidationFailed({"target": [f"{locked.slug} already has this policy"]})
-        comment = comment or ""
+            return locked
         findings = services.check_state(after, version=locked.version + 1)
-        gate(
-            actor=actor,
-            api=locked,
-            before=before,
-            after=after,
-            comment=comment,
-            title=f"promote {source.slug} onto {locked.slug}",
-        )
+        gate(actor=actor, api=locked, before=before, after=after, comment=comment, title=title)
         _write_state(locked, after, actor)
         services._new_version(
             findings=findings,
             api=locked,
             actor=actor,
             action=AuditAction.API_UPDATED,
-            comment=comment or f"promoted from {source.slug}",
+            comment=comment,
             object_type="api",
             object_id=locked.pk,
-            object_repr=f"{source.slug} -> {locked.slug}",
+            object_repr=object_repr,
             before=before,
             after=api_state(locked),
         )
     return locked
+
+
+def promote(*, actor: Actor, source: Api, target: Api, comment: str = "") -> Api:
+    """Copy `source`'s policy (origins, methods, headers, switches, mode, paths, max-age; not
+    its name, team or environment) onto `target`, e.g. staging onto its production twin. A
+    widening result opens a change request on `target` (`ChangeRequestPending`), like any
+    write; otherwise it applies at once. Raises `ValidationFailed` when nothing would change."""
+    if actor.user is not None and not permissions.can_view(actor.user, source):
+        raise NotPermitted(f"{actor.name} may not read {source.slug}")
+    if source.pk == target.pk:
+        raise ValidationFailed({"target": ["promote onto another API"]})
+    copied = set(EDITABLE_FIELDS) - {"name", "description", "environment"}
+    source_state = api_state(Api.objects.select_related("team").get(pk=source.pk))
+
+    def make_after(before: dict[str, Any]) -> dict[str, Any]:
+        after = {**before, **{name: source_state[name] for name in copied}}
+        after["origins"] = source_state["origins"]
+        if after == before:
+            raise ValidationFailed({"target": [f"{target.slug} already has this policy"]})
+        return after
+
+    return replace_policy(
+        actor=actor,
+        api=target,
+        make_after=make_after,
+        comment=comment or f"promoted from {source.slug}",
+        title=f"promote {source.slug} onto {target.slug}",
+        object_repr=f"{source.slug} -> {target.slug}",
+    )
 
 
 # --- selectors ----------------------------------------------------------------------------------

@@ -86,7 +86,11 @@ def _active_origins(state: Mapping[str, Any], now: datetime) -> dict[tuple[str, 
 
 
 def widening_reasons(
-    before: Mapping[str, Any], after: Mapping[str, Any], *, now: datetime
+    before: Mapping[str, Any],
+    after: Mapping[str, Any],
+    *,
+    now: datetime,
+    approvals: Mapping[str, int] | None = None,
 ) -> list[str]:
     """Every way `after` lets browsers do more than `before`, in words; [] when it does not.
 
@@ -94,7 +98,8 @@ def widening_reasons(
     removed (a new wildcard or regex is a new rule); credentials, allow-all, `null` or private
     network switched on; a method, request header or exposed header added; `paths` made to
     cover every path or replaced by another regex; mode leaving `enforce`, or entering
-    `report-only` (which leaves responses as the application made them); environment left.
+    `report-only` (which leaves responses as the application made them); the environment
+    changed to one needing fewer `approvals` (any change, when `approvals` is not given).
     """
     reasons: list[str] = []
     old_origins, new_origins = _active_origins(before, now), _active_origins(after, now)
@@ -125,7 +130,10 @@ def widening_reasons(
     old_mode, new_mode = before.get("mode"), after.get("mode")
     if old_mode != new_mode and (old_mode == "enforce" or new_mode == "report-only"):
         reasons.append(f"mode changed from {old_mode} to {new_mode}")
-    if before.get("environment") != after.get("environment"):
+    old_env, new_env = before.get("environment"), after.get("environment")
+    if old_env != new_env and (
+        approvals is None or approvals.get(str(old_env), 0) > approvals.get(str(new_env), 0)
+    ):
         reasons.append(
             f"environment changed from {before.get('environment')} to {after.get('environment')}"
         )

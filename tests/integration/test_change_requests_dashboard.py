@@ -245,3 +245,24 @@ def test_teams__superuser_creates_admin_manages_viewer_cannot_edit(prod: Api, te
     )
     assert not User.objects.get(username="vic").groups.filter(pk=team.pk).exists()
     assert audit.verify_chain()[1] is None
+
+
+def test_django_admin__widening_production_origin__refused_with_where_to_go(
+    admin_client: Client, prod: Api
+) -> None:
+    # Given the Django admin, which applies at once
+    response = admin_client.post(
+        reverse("admin:policies_originrule_add"),
+        {
+            "api": str(prod.pk),
+            "kind": "exact",
+            "value": "https://partner.example.com",
+            "enabled": "on",
+            "comment": "partner",
+        },
+    )
+    # Then a widening change on production is refused on the form, nothing written
+    assert response.status_code == 200
+    assert "becomes a change request" in _html(response)
+    assert not OriginRule.objects.filter(value="https://partner.example.com").exists()
+    assert ChangeRequest.objects.count() == 0

@@ -199,3 +199,13 @@ def test_rebase__removal_and_scalar_change__applied_to_current() -> None:
     result = planning.rebase(base, proposed, current)
     assert [r["value"] for r in result["origins"]] == ["https://d.example.com"]
     assert result["allow_credentials"] is True
+
+
+def test_widening_reasons__environment_with_approvals__only_leaving_the_stricter_counts() -> None:
+    config = {"production": 1}
+    staging = state(environment="staging")
+    # Into production: not widening; out of it: widening
+    assert planning.widening_reasons(staging, state(), now=NOW, approvals=config) == []
+    assert planning.widening_reasons(state(), staging, now=NOW, approvals=config) == [
+        "environment changed from production to staging"
+    ]
