@@ -630,15 +630,25 @@ def api_history(request: DashboardRequest, slug: str) -> HttpResponse:
     )
 
 
+class _Unconfirmed(Exception):
+    """New lint warnings the person has not confirmed yet (the form asks)."""
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def api_rollback(request: DashboardRequest, slug: str, version: int) -> HttpResponse:
     api = _api_or_404(request, slug)
     _require_edit(request, api)
     target = get_object_or_404(PolicyVersion, api=api, version=version)
-    form = RollbackForm(request.POST or None, initial={"expected_version": api.version})
+    form = RollbackForm(
+        request.POST.copy() if request.method == "POST" else None,
+        initial={"expected_version": api.version},
+    )
     if request.method == "POST" and form.is_valid():
         try:
+            # Linted and confirmed like any change: new warnings need an explicit yes.
+            if _needs_confirmation(form, preview.new_warnings(api, target.state)):
+                raise _Unconfirmed
             rolled = services.rollback(
                 actor=_actor(request),
                 api=api,
@@ -654,6 +664,8 @@ def api_rollback(request: DashboardRequest, slug: str, version: int) -> HttpResp
             form.add_error(None, exc.message)
         except services.NotPermitted as exc:
             raise PermissionDenied(exc.message) from None
+        except _Unconfirmed:
+            pass  # the form now shows the warnings and asks
         else:
             messages.success(
                 request, f"Rolled back to version {version}: this is version {rolled.version}."

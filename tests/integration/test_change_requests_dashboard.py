@@ -266,3 +266,33 @@ def test_django_admin__widening_production_origin__refused_with_where_to_go(
     assert "becomes a change request" in _html(response)
     assert not OriginRule.objects.filter(value="https://partner.example.com").exists()
     assert ChangeRequest.objects.count() == 0
+
+
+def test_rollback__brings_a_warning__confirmed_like_any_change(
+    member_client: Client, member: User, team: Group, settings: Any
+) -> None:
+    # Given a production API (approvals off here) whose plain-http origin was removed
+    settings.CORSADMIN_APPROVALS = ""
+    actor = Actor.for_user(member)
+    api = services.create_api(
+        actor=actor,
+        slug="shop",
+        name="Shop",
+        team=team,
+        environment="production",
+        origins=[{"value": "http://shop.example.com"}],
+    )
+    services.remove_origin(actor=actor, rule=api.origins.get(), comment="https only")
+    url = _url("api-rollback", "shop", 1)
+    # When rolled back to version 1, Then the warning is shown and nothing is applied
+    first = member_client.post(url, {"comment": "undo", "expected_version": "2"})
+    assert first.status_code == 422
+    assert "plain http" in _html(first)
+    assert not api.origins.exists()
+    digest = first.context["form"].data["digest"]
+    # When confirmed, Then it is applied
+    second = member_client.post(
+        url, {"comment": "undo", "expected_version": "2", "confirm": "on", "digest": digest}
+    )
+    assert second.status_code == 302
+    assert api.origins.filter(value="http://shop.example.com").exists()
