@@ -209,3 +209,15 @@ def test_widening_reasons__environment_with_approvals__only_leaving_the_stricter
     assert planning.widening_reasons(state(), staging, now=NOW, approvals=config) == [
         "environment changed from production to staging"
     ]
+
+
+def test_system_check__malformed_approvals__error(settings: Any) -> None:
+    from policies.checks import check_security
+
+    # Given a typo in the environment name
+    settings.CORSADMIN_APPROVALS = "prod=1"
+    # When Django's checks run, Then one error names the setting
+    ids = [message.id for message in check_security(None)]
+    assert "corsadmin.E010" in ids
+    settings.CORSADMIN_APPROVALS = "production=2"
+    assert "corsadmin.E010" not in [message.id for message in check_security(None)]
