@@ -350,8 +350,11 @@ def _telemetry(api: Api, token: ServiceToken) -> None:
 
 
 def test_dashboard__tokens_consumers_refused__issue_copy_revoke_allow(
-    browser: Browser, live_server: Any, people: dict[str, User]
+    browser: Browser, live_server: Any, people: dict[str, User], settings: Any
 ) -> None:
+    # "Allow" adds in place where no approval is needed (checkout is production: approvals
+    # off here; the change-request flow has its own browser test)
+    settings.CORSADMIN_APPROVALS = ""
     base = live_server.url
     page = _page(browser, permissions=["clipboard-read", "clipboard-write"])
     _log_in(page, base, "mia", "pw-mia-12345")

@@ -357,3 +357,31 @@ def test_promote__staging_onto_production_twin__request_with_diff(
     # Still named billing, still production
     assert request["proposed"]["environment"] == "production"
     assert request["proposed"]["name"] == "Billing"
+
+
+def test_scheduled_request__approved__applied_by_the_beat_task_when_due(
+    author: Person, approver: Person, prod: Api, member: User, settings: Any
+) -> None:
+    from policies import tasks
+
+    # Given a request scheduled for an hour from now, approved
+    opened = _add(author, "https://later.example.com").json()["change_request"]
+    request = ChangeRequest.objects.get(pk=opened["id"])
+    due = timezone.now() + timedelta(hours=1)
+    change_requests.schedule(actor=Actor.for_user(member), request=request, at=due)
+    body = approver.post(f"/api/v1/change-requests/{request.pk}/approve").json()
+    # Then approval does not apply it before its time, nor does an early apply
+    assert body["state"] == "approved"
+    assert approver.post(f"/api/v1/change-requests/{request.pk}/apply").status_code == 400
+    assert change_requests.apply_scheduled() == 0
+    # When the time has come, the beat task (run eagerly here) applies it
+    assert "apply-scheduled-changes" in settings.CELERY_BEAT_SCHEDULE
+    assert change_requests.apply_scheduled(now=due + timedelta(minutes=1)) == 1
+    request.refresh_from_db()
+    assert request.state == "applied"
+    assert OriginRule.objects.filter(value="https://later.example.com").exists()
+    applied = AuditEvent.objects.filter(action="change_request.applied").get()
+    assert applied.actor_name == "scheduler"
+    # And nothing is left to apply
+    assert tasks.apply_scheduled_changes.apply().get() == 0
+    _chain_ok()
