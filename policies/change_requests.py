@@ -122,6 +122,28 @@ def _note(request: ChangeRequest, actor: Actor, kind: str, text: str) -> None:
 # --- the gate (called by the write services) ---------------------------------------------------
 
 
+def require_why(
+    *, actor: Actor, api: Api, comment: str, environments: tuple[str, ...] = ()
+) -> None:
+    """Every change by a person to an API whose environment (or, for a change that moves it,
+    either of `environments`) needs approval says why. Raises `ValidationFailed` on
+    `comment` otherwise (system actors are exempt)."""
+    config = approvals_config()
+    if actor.type == ActorType.SYSTEM or not any(
+        config.get(name, 0) for name in (environments or (api.environment,))
+    ):
+        return
+    if not comment.strip():
+        raise ValidationFailed(
+            {
+                "comment": [
+                    f"say why: every change to {api.slug} needs a reason (its environment "
+                    "needs approval for changes that widen access)"
+                ]
+            }
+        )
+
+
 def gate(
     *,
     actor: Actor,
@@ -143,15 +165,12 @@ def gate(
     needed = planning.approvals_needed(before, after, approvals_config())
     if needed == 0:
         return
-    if not comment.strip():
-        raise ValidationFailed(
-            {
-                "comment": [
-                    f"say why: every change to {api.slug} needs a reason (its environment "
-                    "needs approval for changes that widen access)"
-                ]
-            }
-        )
+    require_why(
+        actor=actor,
+        api=api,
+        comment=comment,
+        environments=(before["environment"], after["environment"]),
+    )
     if not planning.widening_reasons(
         before, after, now=timezone.now(), approvals=approvals_config()
     ):

@@ -446,6 +446,9 @@ def delete_api(
     *, actor: Actor, api: Api, expected_version: int | None = None, comment: str = ""
 ) -> None:
     _authorise(actor, api.team)
+    from policies import change_requests
+
+    change_requests.require_why(actor=actor, api=api, comment=comment)
     with transaction.atomic():
         locked = _lock(api, expected_version)
         before = api_state(locked)

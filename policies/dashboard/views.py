@@ -255,11 +255,11 @@ def _origins_response(
 def api_list(request: DashboardRequest) -> HttpResponse:
     user = request.user
     teams = permissions.editable_teams(user)
-    if getattr(user, "is_superuser", False):
-        filter_teams = Group.objects.exclude(name=permissions.READ_ONLY_GROUP)
+    if permissions.sees_everything(user):  # superusers and auditors
+        filter_teams = Group.objects.exclude(name__in=permissions.ROLE_GROUPS)
     else:
         filter_teams = Group.objects.filter(id__in=permissions.team_ids(user)).exclude(
-            name=permissions.READ_ONLY_GROUP
+            name__in=permissions.ROLE_GROUPS
         )
     form = ApiFilterForm(request.GET or None, teams=filter_teams.order_by("name"))
     apis = queries.api_list(user)

@@ -385,3 +385,22 @@ def test_scheduled_request__approved__applied_by_the_beat_task_when_due(
     # And nothing is left to apply
     assert tasks.apply_scheduled_changes.apply().get() == 0
     _chain_ok()
+
+
+def test_delete_production_api__needs_a_why(author: Person, prod: Api) -> None:
+    # Deleting removes access (never waits), but says why like any production change
+    assert author.client.delete("/api/v1/apis/billing/").status_code == 400
+    assert author.client.delete("/api/v1/apis/billing/?comment=retired").status_code == 204
+    assert not Api.objects.filter(slug="billing").exists()
+
+
+def test_move_out_of_production__widening__waits_and_needs_a_why(author: Person, prod: Api) -> None:
+    refused = author.patch("/api/v1/apis/billing/", {"environment": "staging"})
+    assert refused.status_code == 400
+    assert "comment" in refused.json()
+    response = author.patch("/api/v1/apis/billing/", {"environment": "staging", "comment": "x"})
+    assert response.status_code == 202
+    assert response.json()["change_request"]["plan"]["widens"] == [
+        "environment changed from production to staging"
+    ]
+    assert Api.objects.get(pk=prod.pk).environment == "production"
