@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "policies.dashboard.errors.ServiceOutcomeMiddleware",
     "axes.middleware.AxesMiddleware",
 ]
 
@@ -92,6 +93,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "webhooks.context.notices",
+                "policies.dashboard.context.change_request_counts",
             ],
         },
     },
@@ -249,6 +251,9 @@ CORSADMIN_TELEMETRY_MAX_INSTANCES = env.integer("CORSADMIN_TELEMETRY_MAX_INSTANC
 # Origin rules one API may hold: a policy is read by every consumer on every poll, and the
 # API's page lists them (paginated); a list this long is almost always a mistake.
 CORSADMIN_MAX_ORIGINS_PER_API = env.integer("CORSADMIN_MAX_ORIGINS_PER_API", 1000)
+# Approvals a widening change needs, per environment ("production=1,staging=0"); environments
+# not named apply at once. Read through `policies.change_requests.approvals_config`.
+CORSADMIN_APPROVALS = env.text("CORSADMIN_APPROVALS", "production=1")
 
 # Webhooks (webhooks/conf.py documents each; README "Webhooks").
 CORSADMIN_WEBHOOKS_ALLOW_PRIVATE = env.flag("CORSADMIN_WEBHOOKS_ALLOW_PRIVATE", default=False)
@@ -311,4 +316,5 @@ CELERY_BEAT_SCHEDULE = {
     "webhooks-refused-spikes": {"task": "webhooks.check_refused_spikes", "schedule": 60.0},
     "webhooks-verify-audit": {"task": "webhooks.verify_audit", "schedule": 3600.0},
     "webhooks-prune": {"task": "webhooks.prune_deliveries", "schedule": 24 * 3600.0},
+    "apply-scheduled-changes": {"task": "policies.apply_scheduled_changes", "schedule": 60.0},
 }

@@ -14,7 +14,7 @@ from django.contrib import admin
 from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
-from policies import fields, services
+from policies import change_requests, fields, services
 from policies.actors import Actor
 from policies.dashboard import preview
 from policies.dashboard.forms import METHODS, TokenListField
@@ -31,6 +31,21 @@ def _superuser(request: HttpRequest) -> bool:
 
 def _actor(request: HttpRequest) -> Actor:
     return Actor.for_user(request.user)
+
+
+def _refuse_if_held(
+    form: forms.BaseForm, before: dict[str, Any], after: dict[str, Any], default: str | None
+) -> None:
+    """The admin applies changes at once: one that needs approval is refused here, with where
+    to make it instead (the dashboard or the REST API open a change request)."""
+    reasons = change_requests.needs_approval(before, after)
+    if reasons:
+        form.add_error(
+            default,
+            f"This change widens access ({'; '.join(reasons)}) on an API whose environment "
+            "needs approval: make it in the dashboard or the REST API, where it becomes a "
+            "change request for another editor to approve.",
+        )
 
 
 def _add_errors(form: forms.BaseForm, failure: services.ValidationFailed, default: str) -> None:
@@ -110,6 +125,8 @@ class ApiAdminForm(forms.ModelForm):
             services.check_state(state, version=(self.instance.version or 0) + 1)
         except services.ValidationFailed as failure:
             _add_errors(self, failure, default="")
+        if self.instance.pk:
+            _refuse_if_held(self, api_state(self.instance), state, default=None)
         return data
 
     def service_settings(self) -> dict[str, Any]:
@@ -216,6 +233,8 @@ class OriginRuleAdminForm(forms.ModelForm):
             services.check_state(state, version=api.version + 1)
         except services.ValidationFailed as failure:
             _add_errors(self, failure, default="value")
+        else:
+            _refuse_if_held(self, api_state(api), state, default="value")
         return data
 
 

@@ -15,10 +15,10 @@ from policies.permissions import UserLike
 
 
 def events_visible_to(user: UserLike) -> QuerySet[AuditEvent]:
-    """Superusers see every event (also those about no API: logins, personal tokens);
+    """Superusers and auditors see every event (also those about no API: logins, personal tokens);
     others the events of APIs they can see now, and of their teams' APIs since deleted."""
     events = AuditEvent.objects.all()
-    if user.is_authenticated and getattr(user, "is_superuser", False):
+    if permissions.sees_everything(user):  # superusers and auditors
         return events
     if not user.is_authenticated:
         return events.none()

@@ -39,6 +39,19 @@ def check_security(app_configs: Any, **kwargs: Any) -> list[CheckMessage]:
                 id="corsadmin.E002",
             )
         )
+    from policies import planning
+    from policies.models import Environment
+
+    try:
+        planning.parse_approvals(settings.CORSADMIN_APPROVALS, known=tuple(Environment.values))
+    except planning.ApprovalsConfigError as exc:
+        messages.append(
+            Error(
+                f"CORSADMIN_APPROVALS is malformed: {exc}",
+                hint="e.g. CORSADMIN_APPROVALS=production=1,staging=0",
+                id="corsadmin.E011",
+            )
+        )
     if settings.DEBUG and not settings.SESSION_COOKIE_SECURE:
         messages.append(
             Warning(

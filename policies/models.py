@@ -168,6 +168,19 @@ class AuditAction(models.TextChoices):
     WEBHOOK_SECRET_ROTATED = "webhook.secret_rotated", "Webhook secret rotated"
     WEBHOOK_DISABLED = "webhook.disabled", "Webhook disabled after failures"
     WEBHOOK_REDELIVERED = "webhook.redelivered", "Webhook delivery resent"
+    CR_OPENED = "change_request.opened", "Change request opened"
+    CR_EDITED = "change_request.edited", "Change request edited"
+    CR_APPROVED = "change_request.approved", "Change request approved"
+    CR_REJECTED = "change_request.rejected", "Change request rejected"
+    CR_WITHDRAWN = "change_request.withdrawn", "Change request withdrawn"
+    CR_REPLANNED = "change_request.replanned", "Change request re-planned"
+    CR_COMMENTED = "change_request.commented", "Change request discussed"
+    CR_APPLIED = "change_request.applied", "Change request applied"
+    BREAK_GLASS = "change.break_glass", "Break-glass change"
+    TEAM_CREATED = "team.created", "Team created"
+    MEMBER_ADDED = "team.member_added", "Team member added"
+    MEMBER_CHANGED = "team.member_changed", "Team member's role changed"
+    MEMBER_REMOVED = "team.member_removed", "Team member removed"
 
 
 class ActorType(models.TextChoices):
@@ -415,3 +428,128 @@ class OutboxMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.slug or ''} v{self.version or '-'} #{self.pk}"
+
+
+# --- change requests (widening changes that need approval) -----------------------------------
+
+
+class ChangeRequestState(models.TextChoices):
+    OPEN = "open", "Open"
+    APPROVED = "approved", "Approved"
+    APPLIED = "applied", "Applied"
+    REJECTED = "rejected", "Rejected"
+    WITHDRAWN = "withdrawn", "Withdrawn"
+
+
+class ChangeRequest(models.Model):
+    """A planned change to an API that waits for approval (`policies.change_requests`).
+
+    `base_state` is the API's state at `base_version` when the change was planned and
+    `proposed_state` what it would become (both the dicts `documents.api_state` makes);
+    `plan` is what the reviewers see: `{"diff", "widens", "findings"}`.
+    """
+
+    api = models.ForeignKey(Api, on_delete=models.CASCADE, related_name="change_requests")
+    state = models.CharField(
+        max_length=16,
+        choices=ChangeRequestState.choices,
+        default=ChangeRequestState.OPEN,
+        db_index=True,
+    )
+    title = models.CharField(max_length=300)
+    author = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    author_name = models.CharField(max_length=150)
+    comment = models.TextField(blank=True)
+    base_version = models.PositiveBigIntegerField()
+    base_state = models.JSONField()
+    proposed_state = models.JSONField()
+    plan = models.JSONField(default=dict)
+    approvals_needed = models.PositiveSmallIntegerField(default=1)
+    scheduled_at = models.DateTimeField(null=True, blank=True)
+    applied_version = models.PositiveBigIntegerField(null=True, blank=True)
+    closed_reason = models.TextField(blank=True)
+    closed_by_name = models.CharField(max_length=150, blank=True)
+    replanned_from = models.PositiveBigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-created_at", "-pk"]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["api", "state"], name="cr_api_state"),
+            models.Index(fields=["state", "scheduled_at"], name="cr_state_scheduled"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.api_id} {self.state}"
+
+
+class ChangeRequestApproval(models.Model):
+    change_request = models.ForeignKey(
+        ChangeRequest, on_delete=models.CASCADE, related_name="approvals"
+    )
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    user_name = models.CharField(max_length=150)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["created_at"]
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["change_request", "user"], name="one_approval_per_person"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_name} approved #{self.change_request_id}"
+
+
+class ChangeRequestComment(models.Model):
+    change_request = models.ForeignKey(
+        ChangeRequest, on_delete=models.CASCADE, related_name="comments"
+    )
+    author_name = models.CharField(max_length=150)
+    # What the comment is: a discussion message or the note of a step (approved, rejected...).
+    kind = models.CharField(max_length=32, default="comment")
+    text = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["created_at", "pk"]
+
+    def __str__(self) -> str:
+        return f"{self.author_name} on #{self.change_request_id}"
+
+
+# --- team roles --------------------------------------------------------------------------------
+
+
+class TeamRoleName(models.TextChoices):
+    ADMIN = "admin", "Team admin (edits, manages members)"
+    EDITOR = "editor", "Editor"
+    VIEWER = "viewer", "Viewer (reads only)"
+
+
+class TeamRole(models.Model):
+    """A member's role in a team (a Django group). A member without a row is an editor, as
+    before roles existed."""
+
+    team = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="roles")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="team_roles"
+    )
+    role = models.CharField(max_length=8, choices=TeamRoleName.choices, default=TeamRoleName.EDITOR)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(fields=["team", "user"], name="one_role_per_member"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.role} of {self.team_id}"

@@ -8,7 +8,8 @@ commands and Celery tasks call these functions and never write the models themse
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -74,6 +75,61 @@ class ValidationFailed(ServiceError):
         super().__init__(
             "; ".join(f"{name}: {' '.join(messages)}" for name, messages in self.errors.items())
         )
+
+
+class ChangeRequestPending(ServiceError):
+    """The change was not applied: it waits for approval in `change_request` (a
+    `policies.models.ChangeRequest`, committed). `replanned` is true when an apply found the
+    request's base stale and re-planned it instead: review its new diff and apply again."""
+
+    def __init__(self, change_request: Any, *, replanned: bool = False) -> None:
+        if replanned:
+            message = (
+                f"change request #{change_request.pk} was planned on an older version: it is "
+                "re-planned against the current one; review the new diff and apply again"
+            )
+        else:
+            message = (
+                f"this change widens access to {change_request.api.slug}: it waits for "
+                f"approval in change request #{change_request.pk}"
+            )
+        super().__init__(message)
+        self.change_request = change_request
+        self.replanned = replanned
+
+
+@contextmanager
+def _writing() -> Iterator[None]:
+    """`transaction.atomic()` for a planned write: when the plan turns the write into a
+    change request (`ChangeRequestPending` raised inside), what was written for the request
+    (the request, its audit event) commits, the change itself is not made, and the exception
+    is raised again once committed."""
+    pending: ChangeRequestPending | None = None
+    with transaction.atomic():
+        try:
+            yield
+        except ChangeRequestPending as exc:
+            pending = exc
+    if pending is not None:
+        raise pending
+
+
+def _gate(
+    *,
+    actor: Actor,
+    api: Api,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    comment: str,
+    title: str,
+) -> None:
+    """Plan step of every policy write: raises `ChangeRequestPending` (after opening or
+    editing a change request) when the change widens access where approval is needed."""
+    from policies import change_requests
+
+    change_requests.gate(
+        actor=actor, api=api, before=before, after=after, comment=comment, title=title
+    )
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -330,8 +386,20 @@ def create_api(
     api = Api(slug=slug, team=team, **cleaned)
     findings = check_state(api_state(api, rules), version=1)
     with transaction.atomic():
-        if Api.objects.filter(slug=slug).exists():
-            raise ValidationFailed({"slug": [f"an API with the slug {slug!r} already exists"]})
+        taken = Api.objects.filter(slug=slug).first()
+        if taken is not None:
+            # Whether another team has an API of that name is not the actor's to learn: the
+            # same words as for a slug that was never used but cannot be had.
+            mine = actor.user is not None and permissions.can_view(actor.user, taken)
+            raise ValidationFailed(
+                {
+                    "slug": [
+                        f"you already have an API {slug!r}"
+                        if mine
+                        else f"the slug {slug!r} is not available: choose another"
+                    ]
+                }
+            )
         api.created_by = _person(actor)
         api.save()
         for rule in rules:
@@ -369,7 +437,7 @@ def update_api(
     cleaned, errors = _clean_fields(changes)
     if errors:
         raise ValidationFailed(errors)
-    with transaction.atomic():
+    with _writing():
         locked = _lock(api, expected_version)
         rules = list(locked.origins.all())
         before = api_state(locked, rules)
@@ -381,6 +449,14 @@ def update_api(
         if after == before:
             return locked
         findings = check_state(after, version=locked.version + 1)
+        _gate(
+            actor=actor,
+            api=locked,
+            before=before,
+            after=after,
+            comment=comment,
+            title=f"change settings of {locked.slug}",
+        )
         _new_version(
             findings=findings,
             api=locked,
@@ -400,6 +476,9 @@ def delete_api(
     *, actor: Actor, api: Api, expected_version: int | None = None, comment: str = ""
 ) -> None:
     _authorise(actor, api.team)
+    from policies import change_requests
+
+    change_requests.require_why(actor=actor, api=api, comment=comment)
     with transaction.atomic():
         locked = _lock(api, expected_version)
         before = api_state(locked)
@@ -446,7 +525,7 @@ def add_origin(
     canonical = _clean_rule(kind, value)
     if expires_at is not None and expires_at <= timezone.now():
         raise ValidationFailed({"expires_at": ["the expiry is in the past"]})
-    with transaction.atomic():
+    with _writing():
         locked = _lock(api, expected_version)
         rules = list(locked.origins.all())
         _check_origin_count(len(rules) + 1, field="value")
@@ -462,6 +541,14 @@ def add_origin(
             created_by=_person(actor),
         )
         findings = check_state(api_state(locked, [*rules, rule]), version=locked.version + 1)
+        _gate(
+            actor=actor,
+            api=locked,
+            before=api_state(locked, rules),
+            after=api_state(locked, [*rules, rule]),
+            comment=comment,
+            title=f"add {kind} origin {canonical}",
+        )
         try:
             with transaction.atomic():
                 rule.save()
@@ -504,7 +591,7 @@ def update_origin(
         raise ValidationFailed({"expires_at": ["the expiry is in the past"]})
     kind = changes.get("kind", rule.kind)
     value = _clean_rule(kind, changes.get("value", rule.value))
-    with transaction.atomic():
+    with _writing():
         locked = _lock(rule.api, expected_version)
         current = OriginRule.objects.select_for_update().get(pk=rule.pk, api=locked)
         before = rule_state(current)
@@ -522,6 +609,14 @@ def update_origin(
         if any(r.kind == kind and r.value == value for r in others):
             raise ValidationFailed({"value": [f"{value} is already listed"]})
         findings = check_state(api_state(locked, [*others, current]), version=locked.version + 1)
+        _gate(
+            actor=actor,
+            api=locked,
+            before=api_state(locked),
+            after=api_state(locked, [*others, current]),
+            comment=comment,
+            title=f"change origin {before['kind']} {before['value']}",
+        )
         current.save()
         _new_version(
             findings=findings,
@@ -552,6 +647,14 @@ def remove_origin(
         current = OriginRule.objects.select_for_update().get(pk=rule.pk, api=locked)
         before = rule_state(current)
         rule_id = current.pk
+        _gate(
+            actor=actor,
+            api=locked,
+            before=api_state(locked),
+            after=api_state(locked, [r for r in locked.origins.all() if r.pk != rule_id]),
+            comment=comment,
+            title=f"remove origin {before['kind']} {before['value']}",
+        )
         current.delete()
         _new_version(
             api=locked,
@@ -598,7 +701,7 @@ def rollback(
 ) -> Api:
     """Make a new version whose state is that of `to_version` (history is never rewritten)."""
     _authorise(actor, api.team)
-    with transaction.atomic():
+    with _writing():
         locked = _lock(api, expected_version)
         target = PolicyVersion.objects.filter(api=locked, version=to_version).first()
         if target is None:
@@ -625,6 +728,14 @@ def rollback(
             setattr(locked, name, target.state[name])
         after = api_state(locked, restored_rules)
         findings = check_state(after, version=locked.version + 1)
+        _gate(
+            actor=actor,
+            api=locked,
+            before=before,
+            after=after,
+            comment=comment,
+            title=f"roll {locked.slug} back to version {to_version}",
+        )
         locked.origins.all().delete()
         OriginRule.objects.bulk_create(restored_rules)
         _new_version(

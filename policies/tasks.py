@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from policies import outbox, publishing, services
+from policies import change_requests, outbox, publishing, services
 
 
 @shared_task(name="policies.expire_origins")
@@ -32,3 +32,9 @@ def deliver_outbox() -> int:
 def prune_telemetry() -> tuple[int, int]:
     """Forget old refusal counts and long-silent consumer instances (daily under beat)."""
     return services.prune_telemetry()
+
+
+@shared_task(name="policies.apply_scheduled_changes")
+def apply_scheduled_changes() -> int:
+    """Apply approved change requests whose scheduled time has come (every minute by beat)."""
+    return change_requests.apply_scheduled()

@@ -7,7 +7,9 @@ exceptions become HTTP answers here and nowhere else:
 - `ValidationFailed` -> 400, the service's field-by-field messages, plus `findings` (lint
   findings with their rule ids) when the policy linter refused the change;
 - `StaleVersion` -> 412 `{"detail": ..., "current_version": N}` and `ETag: "N"`;
-- `NotPermitted` -> 403 (only ever for an API the user can see).
+- `NotPermitted` -> 403 (only ever for an API the user can see);
+- `ChangeRequestPending` -> 202 `{"detail", "change_request": {...}}` (the change waits for
+  approval), or 409 with the same body when an apply re-planned a stale request.
 
 DRF's own 400s (wrong types, unknown fields, malformed JSON) are flattened into the same
 `{field: [messages]}` shape, nested fields named like `origins[0].value`.
@@ -159,6 +161,8 @@ class ManagementView(GenericAPIView[Any]):
             if exc.findings:
                 body["findings"] = [finding_data(finding) for finding in exc.findings]
             return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        if isinstance(exc, services.ChangeRequestPending):
+            return pending_response(exc)
         if isinstance(exc, services.StaleVersion):
             response = Response(
                 {"detail": exc.message, "current_version": exc.current},
@@ -195,3 +199,26 @@ def none_match(request: Request, version: int) -> bool:
     header = request.headers.get("If-None-Match", "")
     candidates = {part.strip().removeprefix("W/") for part in header.split(",")}
     return version_etag(version) in candidates or "*" in candidates
+
+
+def pending_response(exc: services.ChangeRequestPending) -> Response:
+    from django.urls import reverse
+
+    from policies.api.change_request_serializers import PendingSerializer
+
+    request = visible_request(exc.change_request.pk)
+    body = PendingSerializer({"detail": exc.message, "change_request": request}).data
+    code = status.HTTP_409_CONFLICT if exc.replanned else status.HTTP_202_ACCEPTED
+    response = Response(body, status=code)
+    response["Location"] = reverse("change-request-detail", kwargs={"pk": request.pk})
+    return response
+
+
+def visible_request(pk: int) -> Any:
+    from policies.models import ChangeRequest
+
+    return (
+        ChangeRequest.objects.select_related("api")
+        .prefetch_related("approvals", "comments")
+        .get(pk=pk)
+    )

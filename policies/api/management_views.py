@@ -29,12 +29,22 @@ from policies.api.base import (
     query_text,
     with_etag,
 )
+from policies.api.change_request_serializers import PendingSerializer
 from policies.api.pagination import Pages
 from policies.api.schema import COMMENT, IF_MATCH, IF_NONE_MATCH, errors, etag_header
 from policies.models import Api, Environment, Mode, OriginRule, PolicyVersion, ServiceToken
 
 READ = errors(401, 404)
 WRITE = errors(400, 401, 403, 404, 412)
+# A write that widens access where approval is needed opens a change request instead.
+PLANNED = {
+    **WRITE,
+    202: OpenApiResponse(
+        PendingSerializer,
+        description="Not applied: the change widens access on an API whose environment needs "
+        "approval, so it waits in the change request named here (state open).",
+    ),
+}
 
 
 def _comment(request: Request) -> str:
@@ -200,7 +210,7 @@ class ApiDetailView(_ApiView):
         summary="Replace an API's settings (every field)",
         request=s.ApiReplaceSerializer,
         parameters=[IF_MATCH, etag_header(200)],
-        responses={200: s.ApiSerializer, **WRITE},
+        responses={200: s.ApiSerializer, **PLANNED},
     )
     def put(self, request: Request, slug: str) -> Response:
         return self._update(request, slug, partial=False)
@@ -210,7 +220,7 @@ class ApiDetailView(_ApiView):
         summary="Change some of an API's settings",
         request=s.ApiUpdateSerializer,
         parameters=[IF_MATCH, etag_header(200)],
-        responses={200: s.ApiSerializer, **WRITE},
+        responses={200: s.ApiSerializer, **PLANNED},
     )
     def patch(self, request: Request, slug: str) -> Response:
         return self._update(request, slug, partial=True)
@@ -271,7 +281,7 @@ class OriginListView(_OriginView):
         summary="Add an origin rule",
         request=s.OriginWriteSerializer,
         parameters=[IF_MATCH, etag_header(201)],
-        responses={201: s.OriginSerializer, **WRITE},
+        responses={201: s.OriginSerializer, **PLANNED},
     )
     def post(self, request: Request, slug: str) -> Response:
         api = self.get_editable_api(slug)
@@ -318,7 +328,7 @@ class OriginDetailView(_OriginView):
         summary="Replace an origin rule",
         request=s.OriginReplaceSerializer,
         parameters=[IF_MATCH, etag_header(200)],
-        responses={200: s.OriginSerializer, **WRITE},
+        responses={200: s.OriginSerializer, **PLANNED},
     )
     def put(self, request: Request, slug: str, pk: int) -> Response:
         return self._update(request, slug, pk, partial=False)
@@ -328,7 +338,7 @@ class OriginDetailView(_OriginView):
         summary="Change an origin rule",
         request=s.OriginUpdateSerializer,
         parameters=[IF_MATCH, etag_header(200)],
-        responses={200: s.OriginSerializer, **WRITE},
+        responses={200: s.OriginSerializer, **PLANNED},
     )
     def patch(self, request: Request, slug: str, pk: int) -> Response:
         return self._update(request, slug, pk, partial=True)
@@ -490,7 +500,7 @@ class RollbackView(_VersionView):
         summary="Make a new version with the state of this one",
         request=s.RollbackSerializer,
         parameters=[IF_MATCH, etag_header(200)],
-        responses={200: s.ApiSerializer, **WRITE},
+        responses={200: s.ApiSerializer, **PLANNED},
     )
     def post(self, request: Request, slug: str, version: int) -> Response:
         api = self.get_editable_api(slug)

@@ -1,6 +1,6 @@
 from django.urls import path, re_path
 
-from policies.api import audit_views, policy_views, report_views
+from policies.api import audit_views, change_request_views, policy_views, report_views
 from policies.api import management_views as views
 from policies.api import schema as _schema  # noqa: F401  (registers the token schemes)
 
@@ -34,6 +34,36 @@ urlpatterns = [
         name="version-rollback",
     ),
     path("v1/audit/", audit_views.AuditListView.as_view(), name="audit-list"),
+    path(
+        "v1/apis/<slug:slug>/promote",
+        change_request_views.PromoteView.as_view(),
+        name="api-promote",
+    ),
+    path(
+        "v1/change-requests/",
+        change_request_views.ChangeRequestListView.as_view(),
+        name="change-request-list",
+    ),
+    path(
+        "v1/change-requests/<int:pk>/",
+        change_request_views.ChangeRequestDetailView.as_view(),
+        name="change-request-detail",
+    ),
+    *(
+        path(
+            f"v1/change-requests/<int:pk>/{step}",
+            view.as_view(),
+            name=f"change-request-{step}",
+        )
+        for step, view in (
+            ("approve", change_request_views.ApproveView),
+            ("reject", change_request_views.RejectView),
+            ("withdraw", change_request_views.WithdrawView),
+            ("apply", change_request_views.ApplyView),
+            ("discuss", change_request_views.DiscussView),
+            ("schedule", change_request_views.ScheduleView),
+        )
+    ),
     # Anything else under /api/ is a JSON 404 too, never the dashboard's HTML page.
     re_path(r"^", views.no_such_endpoint),
 ]

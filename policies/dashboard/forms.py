@@ -352,6 +352,9 @@ class AuditFilterForm(forms.Form):
 class RollbackForm(forms.Form):
     comment = _comment_field()
     expected_version = _version_field()
+    # A rollback is linted and confirmed like any change.
+    confirm = _confirm_field()
+    digest = _digest_field()
 
 
 class DeleteApiForm(forms.Form):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from policies.dashboard import audit_views, token_views, views
+from policies.dashboard import audit_views, change_request_views, team_views, token_views, views
 
 app_name = "dashboard"
 
@@ -44,6 +44,20 @@ urlpatterns = [
     path("tokens/", token_views.my_tokens, name="my-tokens"),
     path("tokens/<int:token_id>/revoke/", token_views.my_token_revoke, name="my-token-revoke"),
     path("audit/", audit_views.audit_log, name="audit-log"),
+    path("change-requests/", change_request_views.change_request_list, name="change-requests"),
+    path(
+        "change-requests/<int:pk>/",
+        change_request_views.change_request_detail,
+        name="change-request",
+    ),
+    path(
+        "change-requests/<int:pk>/<slug:step>/",
+        change_request_views.change_request_step,
+        name="change-request-step",
+    ),
+    path("apis/<slug:slug>/promote/", change_request_views.api_promote, name="api-promote"),
+    path("teams/", team_views.team_list, name="teams"),
+    path("teams/<int:pk>/", team_views.team_detail, name="team"),
     path("audit/export.csv", audit_views.audit_export_csv, name="audit-export-csv"),
     path("audit/export.jsonl", audit_views.audit_export_jsonl, name="audit-export-jsonl"),
 ]

@@ -25,10 +25,18 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.middleware import HtmxDetails
 
-from policies import permissions, services
+from policies import change_requests, permissions, services
 from policies.actors import Actor
 from policies.audit import field_diff
-from policies.dashboard import consumers, display, lintstatus, params, preview, queries
+from policies.dashboard import (
+    change_request_views,
+    consumers,
+    display,
+    lintstatus,
+    params,
+    preview,
+    queries,
+)
 from policies.dashboard.auth import login_required
 from policies.dashboard.forms import (
     ApiCreateForm,
@@ -260,6 +268,8 @@ def _render_detail(
         summary=display.settings_summary(api),
         **_refused_context(api, context["document"]),
         **_consumers_context(api),
+        pending_requests=change_requests.pending_for(api),
+        promote_form=change_request_views.promote_form(request, api),
     )
     return render(request, "dashboard/api_detail.html", context, status=status)
 
@@ -286,11 +296,11 @@ def _origins_response(
 def api_list(request: DashboardRequest) -> HttpResponse:
     user = request.user
     teams = permissions.editable_teams(user)
-    if getattr(user, "is_superuser", False):
-        filter_teams = Group.objects.exclude(name=permissions.READ_ONLY_GROUP)
+    if permissions.sees_everything(user):  # superusers and auditors
+        filter_teams = Group.objects.exclude(name__in=permissions.ROLE_GROUPS)
     else:
         filter_teams = Group.objects.filter(id__in=permissions.team_ids(user)).exclude(
-            name=permissions.READ_ONLY_GROUP
+            name__in=permissions.ROLE_GROUPS
         )
     form = ApiFilterForm(request.GET or None, teams=filter_teams.order_by("name"))
     apis = queries.api_list(user)
@@ -657,15 +667,25 @@ def api_history(request: DashboardRequest, slug: str) -> HttpResponse:
     )
 
 
+class _Unconfirmed(Exception):
+    """New lint warnings the person has not confirmed yet (the form asks)."""
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def api_rollback(request: DashboardRequest, slug: str, version: int) -> HttpResponse:
     api = _api_or_404(request, slug)
     _require_edit(request, api)
     target = get_object_or_404(PolicyVersion, api=api, version=version)
-    form = RollbackForm(request.POST or None, initial={"expected_version": api.version})
+    form = RollbackForm(
+        request.POST.copy() if request.method == "POST" else None,
+        initial={"expected_version": api.version},
+    )
     if request.method == "POST" and form.is_valid():
         try:
+            # Linted and confirmed like any change: new warnings need an explicit yes.
+            if _needs_confirmation(form, preview.new_warnings(api, target.state)):
+                raise _Unconfirmed
             rolled = services.rollback(
                 actor=_actor(request),
                 api=api,
@@ -681,6 +701,8 @@ def api_rollback(request: DashboardRequest, slug: str, version: int) -> HttpResp
             form.add_error(None, exc.message)
         except services.NotPermitted as exc:
             raise PermissionDenied(exc.message) from None
+        except _Unconfirmed:
+            pass  # the form now shows the warnings and asks
         else:
             messages.success(
                 request, f"Rolled back to version {version}: this is version {rolled.version}."

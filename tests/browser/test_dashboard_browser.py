@@ -267,7 +267,9 @@ def test_dashboard__read_only_member__no_edit_controls(
     browser: Browser, live_server: Any, people: dict[str, User]
 ) -> None:
     rita = User.objects.create_user("rita", password="pw-rita-12345")
-    rita.groups.add(Group.objects.get(name="payments"), Group.objects.create(name="read-only"))
+    rita.groups.add(
+        Group.objects.get(name="payments"), Group.objects.get_or_create(name="read-only")[0]
+    )
     page = _page(browser)
     _log_in(page, live_server.url, "rita", "pw-rita-12345")
     page.get_by_role("link", name="Checkout").click()
@@ -289,6 +291,8 @@ def test_dashboard__inline_edit_disable_remove__each_saved_in_place(
     rule.get_by_role("link", name="Edit").click()
     editing = page.locator("#origins tr.editing")
     editing.get_by_label("Note").fill("storefront")
+    # (checkout is a production API: every change there says why)
+    editing.get_by_label("Why (recorded in the audit log)").fill("renamed")
     editing.get_by_role("button", name="Save").click()
     expect(page.locator("#origins")).to_contain_text("Saved https://shop.example.com.")
     expect(page.locator("#origins")).to_contain_text("storefront")
@@ -305,7 +309,7 @@ def test_dashboard__inline_edit_disable_remove__each_saved_in_place(
     page.context.close()
     events = AuditEvent.objects.filter(api_slug="checkout").order_by("sequence")
     assert [(e.action, e.comment) for e in events][1:] == [
-        ("origin.changed", ""),
+        ("origin.changed", "renamed"),
         ("origin.changed", "checked in the browser test"),
         ("origin.removed", "checked in the browser test"),
     ]
@@ -346,8 +350,11 @@ def _telemetry(api: Api, token: ServiceToken) -> None:
 
 
 def test_dashboard__tokens_consumers_refused__issue_copy_revoke_allow(
-    browser: Browser, live_server: Any, people: dict[str, User]
+    browser: Browser, live_server: Any, people: dict[str, User], settings: Any
 ) -> None:
+    # "Allow" adds in place where no approval is needed (checkout is production: approvals
+    # off here; the change-request flow has its own browser test)
+    settings.CORSADMIN_APPROVALS = ""
     base = live_server.url
     page = _page(browser, permissions=["clipboard-read", "clipboard-write"])
     _log_in(page, base, "mia", "pw-mia-12345")

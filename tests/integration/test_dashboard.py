@@ -296,7 +296,7 @@ def test_create_api__taken_slug__error_beside_slug(member_client: Client, api: A
         },
     )
     assert response.status_code == 422
-    assert "already exists" in _field_block(_html(response), "slug")
+    assert "you already have an API" in _field_block(_html(response), "slug")
 
 
 def test_settings__valid_change__saved_with_comment(member_client: Client, api: Api) -> None:
@@ -447,8 +447,10 @@ def test_origin_add__stale_version__message_and_input_kept(
 
 
 def test_origin_add__production_http_origin__warning_needs_confirmation(
-    member_client: Client, api: Api, actor: Actor
+    member_client: Client, api: Api, actor: Actor, settings: Any
 ) -> None:
+    # (production here for its lint rules, without the approval that widening there needs)
+    settings.CORSADMIN_APPROVALS = ""
     services.update_api(actor=actor, api=api, environment="production")
     api.refresh_from_db()
     data = _origin_post(api, "http://shop.example.com")

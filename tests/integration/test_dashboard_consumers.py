@@ -357,8 +357,10 @@ def test_refused_allow__plain_post__redirects_to_origins(
 
 
 def test_refused_allow__lint_warning__asks_for_confirmation_like_any_add(
-    member_client: Client, refusals: Api, actor: Actor
+    member_client: Client, refusals: Api, actor: Actor, settings: Any
 ) -> None:
+    # (production here for its lint rules, without the approval that widening there needs)
+    settings.CORSADMIN_APPROVALS = ""
     services.update_api(actor=actor, api=refusals, environment="production")
     before = AuditEvent.objects.count()
     response = member_client.post(

@@ -128,7 +128,7 @@ def test_allow_all_with_credentials__refused_by_lint(settings_module: Any, team:
     assert not Api.objects.exists()
 
 
-def test_existing_api__updated_origins_replaced_each_change_audited(
+def test_existing_api__updated__one_version_one_event_with_the_whole_diff(
     api: Api, settings_module: Any
 ) -> None:
     module = settings_module(
@@ -139,11 +139,30 @@ def test_existing_api__updated_origins_replaced_each_change_audited(
     api.refresh_from_db()
     assert list(api.origins.values_list("value", flat=True)) == ["https://new.example.com"]
     assert api.max_age == 300
-    assert api.version > 1
-    actions = set(
-        AuditEvent.objects.filter(actor_name="import_cors").values_list("action", flat=True)
-    )
-    assert actions == {"origin.removed", "api.updated", "origin.added"}
+    # The import is one planned write: one version, one event holding every change
+    assert api.version == 2
+    event = AuditEvent.objects.get(actor_name="import_cors")
+    assert event.action == "api.updated"
+    changed = {change["field"]: change for change in event.diff}
+    assert changed["max_age"]["after"] == 300
+    assert [o["value"] for o in changed["origins"]["added"]] == ["https://new.example.com"]
+    assert [o["value"] for o in changed["origins"]["removed"]] == ["https://app.example.com"]
+
+
+def test_existing_production_api__user_import_widens__change_request_not_applied(
+    api: Api, settings_module: Any, member: Any, actor: Any
+) -> None:
+    from policies import services
+    from policies.models import ChangeRequest
+
+    services.update_api(actor=actor, api=api, environment="production", comment="go live")
+    module = settings_module('CORS_ALLOWED_ORIGINS = ["https://new.example.com"]\n')
+    output = run("--from-django-settings", module, "--api", "billing", "--user", member.username)
+    assert "not applied yet" in output
+    request = ChangeRequest.objects.get()
+    assert request.state == "open"
+    assert request.title == "import the CORS configuration into billing"
+    assert not api.origins.filter(value="https://new.example.com").exists()
 
 
 def test_missing_team__clear_error(settings_module: Any, db: None) -> None:

@@ -194,7 +194,7 @@ def test_write__lint_findings__worst_severity_stored_on_api(api: Api, actor: Act
 
 def test_create_api__read_only_role_as_team__refused(db: None) -> None:
     # Given the read-only role group
-    role = Group.objects.create(name="read-only")
+    role = Group.objects.get(name="read-only")
     # When a superuser (or the system) tries to make it own an API
     with pytest.raises(services.ValidationFailed) as failure:
         services.create_api(actor=Actor.system("t"), slug="x", name="X", team=role)

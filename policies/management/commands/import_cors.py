@@ -27,7 +27,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
-from policies import services
+from policies import change_requests, services
 from policies.actors import Actor
 from policies.lint import has_errors, lint_document, suggest_origin_regex
 from policies.models import Api
@@ -395,6 +395,7 @@ class Command(BaseCommand):
             return
         actor = self._actor(options["user"])
         comment = options["comment"] or f"imported from {source}"
+        pending: services.ChangeRequestPending | None = None
         try:
             with transaction.atomic():
                 api = Api.objects.select_related("team").filter(slug=options["api"]).first()
@@ -402,13 +403,19 @@ class Command(BaseCommand):
                     api = self._create(options, actor, fields, origins, comment)
                     verb = "created"
                 else:
-                    api = self._update(api, actor, fields, imported.origins, comment)
+                    try:
+                        api = self._update(api, actor, fields, imported.origins, comment)
+                    except services.ChangeRequestPending as exc:
+                        pending = exc  # caught inside: the request and its event commit
                     verb = "updated"
         except services.ValidationFailed as exc:
             lines = [f"  - {name}: {' '.join(messages)}" for name, messages in exc.errors.items()]
             raise CommandError("the imported policy was refused:\n" + "\n".join(lines)) from exc
         except services.ServiceError as exc:
             raise CommandError(exc.message) from exc
+        if pending is not None:
+            self.stdout.write(f"not applied yet: {pending.message}")
+            return
         self.stdout.write(
             f"{verb} API {api.slug} (version {api.version}): {len(origins)} origin rule(s), "
             f"allow_all={fields.get('allow_all', False)}, "
@@ -455,16 +462,24 @@ class Command(BaseCommand):
         origins: Sequence[tuple[str, str]],
         comment: str,
     ) -> Api:
-        wanted = set(origins)
-        # Removals first: the policy never holds both the old and the new set at once.
-        for rule in list(api.origins.all()):
-            if (rule.kind, rule.value) not in wanted:
-                services.remove_origin(actor=actor, rule=rule, comment=comment)
-        api.refresh_from_db()
-        api = services.update_api(actor=actor, api=api, comment=comment, **fields)
-        present = {(rule.kind, rule.value) for rule in api.origins.all()}
-        for kind, value in origins:
-            if (kind, value) not in present:
-                services.add_origin(actor=actor, api=api, kind=kind, value=value, comment=comment)
+        def make_after(before: dict[str, Any]) -> dict[str, Any]:
+            kept = {(rule["kind"], rule["value"]): rule for rule in before["origins"]}
+            rules = [
+                kept.get((kind, value))
+                or {"kind": kind, "value": value, "note": "", "enabled": True, "expires_at": None}
+                for kind, value in dict.fromkeys(origins)
+            ]
+            return {**before, **fields, "origins": rules}
+
+        # One planned write (the whole imported state): applied at once, or a change request
+        # where it widens access on an API whose environment needs approval.
+        api = change_requests.replace_policy(
+            actor=actor,
+            api=api,
+            make_after=make_after,
+            comment=comment,
+            title=f"import the CORS configuration into {api.slug}",
+            object_repr=api.slug,
+        )
         api.refresh_from_db()
         return api
