@@ -10,6 +10,7 @@ import json
 import threading
 import time
 
+import httpx
 import pytest
 import redis
 
