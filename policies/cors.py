@@ -36,6 +36,7 @@ import re2
 
 __all__ = [
     "MAX_ORIGIN_LENGTH",
+    "SAFELISTED_METHODS",
     "SCHEMA",
     "Code",
     "CompiledPolicy",
@@ -46,6 +47,7 @@ __all__ = [
     "decide",
     "decide_without_policy",
     "merge_vary",
+    "re2_error_text",
     "wildcard_to_regex",
 ]
 
@@ -81,6 +83,11 @@ network access is requested (it is refused when the policy does not allow it). A
 stores preflights (a CDN configured to cache ``OPTIONS``, cors-rules 11) must key on all of
 them, or it serves one origin's or one method's answer to another.
 """
+
+SAFELISTED_METHODS: Final = frozenset({"GET", "HEAD", "POST"})
+"""Fetch "CORS-safelisted method": a preflight's method check always passes for these (they
+are matched case-sensitively, as browsers send them upper-cased), so a policy's ``methods``
+cannot stop them: the service's own authorisation must."""
 
 _PREFLIGHT_STATUS_OK: Final = 200
 _PREFLIGHT_STATUS_REFUSED: Final = 403
@@ -359,10 +366,16 @@ def _compile_regex(pattern: str, where: str) -> None:
     try:
         re2.compile(pattern, _re2_options())
     except re2.error as exc:
-        detail = exc.args[0] if exc.args else exc
-        if isinstance(detail, bytes):
-            detail = detail.decode("utf-8", "replace")
+        detail = re2_error_text(exc)
         raise DocumentError(f"{where}: {pattern!r} is not a valid RE2 regex: {detail}") from exc
+
+
+def re2_error_text(exc: BaseException) -> str:
+    """The message of an ``re2.error``: RE2 gives bytes, Python code may give text or none."""
+    detail = exc.args[0] if exc.args else ""
+    if isinstance(detail, bytes):
+        return detail.decode("utf-8", "replace")
+    return str(detail)
 
 
 def _get(mapping: Mapping[str, Any], key: str, kind: type | tuple[type, ...], where: str) -> Any:
@@ -494,9 +507,15 @@ class CompiledPolicy:
         # origin with credentials).
         self.credentialed: bool = allow_credentials and not self.allow_all
         self.allow_private_network: bool = _get(document, "allow_private_network", bool, "")
-        max_age = _get(document, "max_age", int, "")
-        if max_age < 0:
-            raise DocumentError("max_age must not be negative")
+        # Absent or null: no Access-Control-Max-Age, so browsers cache for their default 5 s.
+        # Any integer, 0 included ("do not cache": a preflight before every request), is sent
+        # as written; browsers clamp large values themselves (Chromium 7200 s) and lint
+        # refuses to publish above 86400.
+        max_age = None
+        if document.get("max_age") is not None:
+            max_age = _get(document, "max_age", int, "")
+            if max_age < 0:
+                raise DocumentError("max_age must not be negative")
 
         methods = _tokens(_strings(document, "methods", ""), "methods")
         request_headers = [
@@ -528,7 +547,7 @@ class CompiledPolicy:
             preflight[ACAM] = ", ".join(methods)
         if request_headers:
             preflight[ACAH] = ", ".join(request_headers)
-        if max_age > 0:
+        if max_age is not None:
             preflight[ACMA] = str(max_age)
         self._actual_extra = actual
         self._preflight_extra = preflight
@@ -785,8 +804,14 @@ class CompiledPolicy:
         )
 
     def _check_method(self, method: str) -> str | None:
-        """None when the requested method is allowed (case-sensitive), else why not."""
-        if method in self._methods:
+        """None when the requested method is allowed (case-sensitive), else why not.
+
+        A CORS-safelisted method (``GET``, ``HEAD``, ``POST``, byte for byte) always passes:
+        Fetch's CORS-preflight fetch never checks it against ``Access-Control-Allow-Methods``,
+        so a browser sends it whatever the policy lists, and refusing its preflight (sent for
+        a custom header or a JSON body) only breaks requests the policy otherwise allows.
+        """
+        if method in self._methods or method in SAFELISTED_METHODS:
             return None
         if not method:
             return "empty Access-Control-Request-Method"
@@ -794,7 +819,7 @@ class CompiledPolicy:
             return None
         allowed = ", ".join(sorted(self._methods)) or "none"
         reason = f"method {_show(method)} is not allowed by {self._label} (allowed: {allowed})"
-        if method.upper() in self._methods:
+        if method.upper() in self._methods or method.upper() in SAFELISTED_METHODS:
             reason += (
                 f"; methods are case-sensitive and browsers upper-case only DELETE, GET, "
                 f"HEAD, OPTIONS, POST and PUT: send {method.upper()}"
@@ -876,8 +901,9 @@ def decide(
       ``*`` answer without ``Vary``).
     - preflight (``OPTIONS`` + ``Origin`` + ``Access-Control-Request-Method``): origin, then
       method (case-sensitive), then each requested header name, then private network
-      access; 200 with ACAO (+ACAC), ACAM, ACAH, max-age (when > 0) and ACAPN (when
-      requested and allowed), or 403 with only ``Vary``.
+      access; 200 with ACAO (+ACAC), ACAM, ACAH, max-age (whenever the document sets
+      one, 0 included) and ACAPN (when requested and allowed), or 403 with only ``Vary``.
+      ``GET``, ``HEAD`` and ``POST`` always pass the method check (Fetch: safelisted).
     - otherwise (an actual request): ACAO (+ACAC), ACEH when configured, ``Vary: Origin``;
       or only ``Vary: Origin`` when refused.
     """

@@ -3,7 +3,12 @@
 `lint_document` reads a schema-1 policy document (design.md, "The policy document") and returns
 findings. The service layer refuses to publish a policy with an ERROR finding, so an ERROR is
 reserved for what is exploitable or certainly broken; a WARNING is shown to the people editing
-the policy and may be a deliberate choice.
+the policy and may be a deliberate choice; an INFO states a fact about how browsers read the
+policy that people often get wrong, and asks nothing of them.
+
+Every regex and wildcard origin rule is proved to stay inside the domains it names
+(`policies.origins.containment_escape`: automaton intersection over the Public Suffix List),
+so a rule that can match an origin on a domain nobody named is an ERROR, whoever wrote it.
 
 Malformed input never crashes lint: a field of the wrong type gives an `invalid-field` ERROR
 and is otherwise ignored. Only programming errors raise: a `document` that is not a mapping
@@ -21,16 +26,28 @@ from typing import Any
 
 import re2
 
-from policies.cors import wildcard_to_regex
+from policies.cors import SAFELISTED_METHODS, wildcard_to_regex
 from policies.origins import (
+    Escape,
     OriginError,
     canonical_origin,
     canonical_wildcard,
+    containment_escape,
     scan_regex,
     validate_regex,
 )
 
-__all__ = ["ENVIRONMENTS", "Finding", "Severity", "has_errors", "lint_document"]
+__all__ = [
+    "ENVIRONMENTS",
+    "Finding",
+    "Severity",
+    "escape_bare_dots",
+    "has_errors",
+    "lint_document",
+    "lint_origin_regex",
+    "lower_case_regex",
+    "suggest_origin_regex",
+]
 
 ENVIRONMENTS = frozenset({"production", "staging", "development"})
 SCHEMA = 1
@@ -41,8 +58,6 @@ FORBIDDEN_METHODS = frozenset({"CONNECT", "TRACE", "TRACK"})
 # RFC 9110 tchar: anything else in a method or header name breaks the comma-separated
 # Access-Control-Allow-* value, and browsers then fail every preflight.
 _TCHARS = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-# A host no one owns (RFC 2606): a regex matching it accepts the origins of arbitrary sites.
-_PROBE_ORIGINS = ("https://lint-probe.invalid", "http://lint-probe.invalid")
 _LOCAL_SUFFIXES = (".localhost", ".local", ".internal")
 # A '.' followed by one of these is a deliberate "anything" ('.*', '.+'); an empty string is
 # not a member, so a '.' at the very end counts as bare.
@@ -52,6 +67,7 @@ _QUANTIFIERS = frozenset("*+?{")
 class Severity(enum.StrEnum):
     ERROR = "error"
     WARNING = "warning"
+    INFO = "info"
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,19 +317,6 @@ def _check_credentials(policy: _Policy, environment: str) -> Iterator[Finding]:
             "responses with the user's cookies.",
             "Turn off allow all and list the origins, or turn off credentials.",
         )
-    for pattern, compiled in policy.regex:
-        probe = _matches_anything(compiled)
-        if probe:
-            yield Finding(
-                "credentials-with-wildcard-origin",
-                Severity.ERROR,
-                "origins",
-                pattern,
-                f"The pattern also matches {probe}, so with credentials any website could "
-                "read responses with the user's cookies.",
-                "Restrict the pattern to domains you control, e.g. "
-                r"^https://[a-z0-9-]+\.example\.com$",
-            )
     # WARNING, not ERROR: the engine echoes the one requesting origin (valid CORS), and
     # credentialed preview subdomains are a common, deliberate set-up (design.md's example).
     # The risk is a subdomain taken over (a dangling DNS record) or serving user content, so
@@ -386,36 +389,138 @@ def _check_origin_switches(policy: _Policy, environment: str) -> Iterator[Findin
 
 
 def _check_regexes(policy: _Policy, environment: str) -> Iterator[Finding]:
-    for pattern, compiled in policy.regex:
-        dots = [index for index, char in scan_regex(pattern) if char == "."]
-        bare = [i for i in dots if pattern[i + 1 : i + 2] not in _QUANTIFIERS]
-        if bare:
-            # ERROR: `app.example\.com` also matches `appXexample.com`, which anyone can buy.
-            fixed = "".join("\\." if i in bare else char for i, char in enumerate(pattern))
-            before = pattern[max(0, bare[0] - 12) : bare[0]]
-            yield Finding(
+    for pattern, _ in policy.regex:
+        yield from lint_origin_regex(pattern, credentials=policy.credentials)
+    for wildcard in policy.wildcard:
+        # origins.canonical_wildcard accepted it, so the engine does too (an invariant the
+        # tests hold; were it broken, the DocumentError is a programming error and raises).
+        escape = containment_escape(wildcard_to_regex(wildcard))
+        if escape is not None:
+            yield _escape_finding(wildcard, escape, credentials=policy.credentials)
+
+
+def lint_origin_regex(pattern: str, *, credentials: bool) -> list[Finding]:
+    """The findings for one origin regex (already valid RE2) on its own, in rule order.
+
+    - `regex-unescaped-dot` (ERROR): a bare '.' matches any character;
+    - `origin-outside-named-domains` (ERROR): the pattern can match an origin whose
+      registrable domain it does not name (checked on the dot-escaped form when the only
+      problem is the dots, so one cause gives one error);
+    - `regex-uncheckable` (ERROR): a construct the containment proof cannot analyse;
+    - `regex-upper-case` (WARNING): browsers send origins in lower case.
+    Used by `import_cors` to check the replacement it suggests.
+    """
+    findings: list[Finding] = []
+    bare = _bare_dots(pattern)
+    checked = pattern
+    if bare:
+        # ERROR: `app.example\.com` also matches `appXexample.com`, which anyone can buy.
+        checked = escape_bare_dots(pattern)
+        before = pattern[max(0, bare[0] - 12) : bare[0]]
+        findings.append(
+            Finding(
                 "regex-unescaped-dot",
                 Severity.ERROR,
                 "origins",
                 pattern,
                 f"The unescaped '.' after '{before}' matches any character, not only a dot, "
                 "so the pattern matches hosts you do not own.",
-                f"Escape it: {fixed}",
+                f"Escape it: {checked}",
             )
-        probe = _matches_anything(compiled)
-        if probe and not policy.credentials:
-            yield Finding(
-                "regex-matches-any-origin",
+        )
+    try:
+        escape = containment_escape(checked)
+    except OriginError as exc:
+        findings.append(
+            Finding(
+                exc.code,
+                Severity.ERROR,
+                "origins",
+                pattern,
+                exc.message[:1].upper() + exc.message[1:] + ".",
+                "Rewrite the pattern with the constructs named, or list exact origins.",
+            )
+        )
+    else:
+        if escape is not None:
+            findings.append(_escape_finding(pattern, escape, credentials=credentials))
+    lowered = lower_case_regex(pattern)
+    if lowered != pattern:
+        # WARNING: harmless but dead; browsers serialise scheme and host in lower case.
+        findings.append(
+            Finding(
+                "regex-upper-case",
                 Severity.WARNING,
                 "origins",
                 pattern,
-                f"The pattern also matches {probe}, so it accepts the origins of any website.",
-                "Restrict it to domains you control, or use allow all if that is the intent.",
+                "Browsers send origins in lower case, so the upper-case letters in this "
+                "pattern never match.",
+                f"Write it in lower case: {lowered}",
             )
+        )
+    return findings
 
 
-def _matches_anything(compiled: Any) -> str | None:
-    return next((probe for probe in _PROBE_ORIGINS if compiled.fullmatch(probe)), None)
+def _bare_dots(pattern: str) -> list[int]:
+    """Indexes of each '.' that is syntax ("any character") and not a deliberate '.*', '.+'."""
+    dots = [index for index, char in scan_regex(pattern) if char == "."]
+    return [i for i in dots if pattern[i + 1 : i + 2] not in _QUANTIFIERS]
+
+
+def escape_bare_dots(pattern: str) -> str:
+    """`pattern` with each bare '.' (see `regex-unescaped-dot`) written as '\\.'."""
+    bare = set(_bare_dots(pattern))
+    return "".join("\\." if i in bare else char for i, char in enumerate(pattern))
+
+
+def suggest_origin_regex(pattern: str) -> str | None:
+    """A rewrite of an origin regex that lints without errors, or None when there is none.
+
+    Lower case and escaped dots are the only rewrites (they never widen the pattern); a
+    pattern that still matches origins outside the domains it names, or that RE2 refuses or
+    that is not anchored, has no suggestion: its author must say what was meant.
+    """
+    candidate = escape_bare_dots(lower_case_regex(pattern.strip()))
+    try:
+        validate_regex(candidate)
+    except OriginError:
+        return None
+    if has_errors(lint_origin_regex(candidate, credentials=True)):
+        return None
+    return candidate
+
+
+def lower_case_regex(pattern: str) -> str:
+    """`pattern` with its letters in lower case, escapes (\\D, \\W, \\S...) left as they are."""
+    out: list[str] = []
+    index = 0
+    while index < len(pattern):
+        if pattern[index] == "\\":
+            out.append(pattern[index : index + 2])
+            index += 2
+        else:
+            out.append(pattern[index].lower())
+            index += 1
+    return "".join(out)
+
+
+def _escape_finding(rule: str, escape: Escape, *, credentials: bool) -> Finding:
+    # ERROR in every environment and with or without credentials: the other site reads
+    # whatever this API answers its pages (with credentials, as the signed-in user).
+    owner = f"the domain {escape.domain}" if escape.domain else "a host"
+    named = ", ".join(escape.named) if escape.named else "no domain"
+    cookies = " with the user's cookies" if credentials else ""
+    return Finding(
+        "origin-outside-named-domains",
+        Severity.ERROR,
+        "origins",
+        rule,
+        f"The rule also matches {escape.origin}, on {owner} that it does not name (it names "
+        f"{named}), so that site could read this API's responses{cookies}.",
+        "Name each domain literally and let patterns vary only whole labels under it, e.g. "
+        r"^https://[a-z0-9-]+\.example\.com$ or the wildcard https://*.example.com; "
+        "list other sites as exact origins.",
+    )
 
 
 def _check_production_origins(policy: _Policy, environment: str) -> Iterator[Finding]:
@@ -557,6 +662,29 @@ def _check_lists(policy: _Policy, environment: str) -> Iterator[Finding]:
 
 
 def _check_methods(policy: _Policy, environment: str) -> Iterator[Finding]:
+    listed = set(policy.methods)
+    # HEAD is GET without a body: with GET listed, leaving HEAD out restricts nothing anyone
+    # means to restrict.
+    unstoppable = [
+        method
+        for method in sorted(SAFELISTED_METHODS)
+        if method not in listed and not (method == "HEAD" and "GET" in listed)
+    ]
+    if unstoppable and "*" not in listed:
+        # INFO: Fetch's CORS-preflight fetch never checks GET, HEAD or POST against
+        # Access-Control-Allow-Methods (and simple requests are not preflighted at all).
+        names = unstoppable[-1]
+        if len(unstoppable) > 1:
+            names = ", ".join(unstoppable[:-1]) + " and " + names
+        yield Finding(
+            "methods-cannot-stop-safelisted",
+            Severity.INFO,
+            "methods",
+            ", ".join(policy.methods),
+            f"Browsers send GET, HEAD and POST to an allowed origin whatever methods lists, so "
+            f"leaving out {names} does not stop them.",
+            "If the API must refuse them, its own authorisation must do it.",
+        )
     for method in policy.methods:
         if method.upper() in FORBIDDEN_METHODS:
             # ERROR: fetch refuses these methods, so listing them only signals a copied
@@ -586,7 +714,7 @@ def _check_methods(policy: _Policy, environment: str) -> Iterator[Finding]:
 def _check_shadowed(policy: _Policy, environment: str) -> Iterator[Finding]:
     # WARNING: harmless, but a reviewer removing the broad rule will not expect the narrow
     # one to stop working, and one removing the narrow rule will not expect it to keep working.
-    wildcards = [(rule, compiled) for rule in policy.wildcard if (compiled := _wildcard(rule))]
+    wildcards = [(rule, _compile(wildcard_to_regex(rule))) for rule in policy.wildcard]
     covers = wildcards + policy.regex
     for origin in policy.exact:
         cover = next((rule for rule, compiled in covers if compiled.fullmatch(origin)), None)
@@ -605,13 +733,6 @@ def _check_shadowed(policy: _Policy, environment: str) -> Iterator[Finding]:
         )
         if cover is not None:
             yield _shadowed(wildcard, cover)
-
-
-def _wildcard(rule: str) -> Any:
-    try:
-        return _compile(wildcard_to_regex(rule))
-    except ValueError:  # the engine's DocumentError; origins.py accepted it, so unexpected
-        return None
 
 
 def _shadowed(value: str, cover: str) -> Finding:

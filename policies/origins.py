@@ -20,28 +20,34 @@ Decisions (each pinned by a test):
 
 from __future__ import annotations
 
+import collections
 import enum
 import functools
 import ipaddress
 import re
 import unicodedata
 from collections.abc import Iterator
-from typing import NoReturn
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
 import idna
+import interegular
 import re2
 from publicsuffixlist import PublicSuffixList
 
-from policies.cors import MAX_ORIGIN_LENGTH
+from policies.cors import MAX_ORIGIN_LENGTH, re2_error_text
 
 __all__ = [
+    "MAX_ANALYSED_REPETITION",
     "MAX_ORIGIN_LENGTH",
     "MAX_REGEX_LENGTH",
+    "Escape",
     "OriginError",
     "RuleKind",
     "canonical_origin",
     "canonical_rule",
     "canonical_wildcard",
+    "containment_escape",
     "is_public_suffix",
     "scan_regex",
     "validate_regex",
@@ -67,8 +73,8 @@ class OriginError(ValueError):
     """A value that cannot be an origin rule; `message` is a sentence for a person.
 
     `code` is a stable id for callers that react to a particular problem (lint reuses it as a
-    rule id): "invalid-origin", "wildcard-on-public-suffix", "regex-invalid" or
-    "regex-not-anchored".
+    rule id): "invalid-origin", "wildcard-on-public-suffix", "regex-invalid",
+    "regex-not-anchored" or "regex-uncheckable".
     """
 
     def __init__(self, message: str, *, code: str = "invalid-origin") -> None:
@@ -219,11 +225,8 @@ def _compile(pattern: str) -> None:
     try:
         re2.compile(pattern, options)
     except re2.error as exc:
-        reason = exc.args[0] if exc.args else ""
-        if isinstance(reason, bytes):
-            reason = reason.decode("utf-8", "replace")
         raise OriginError(
-            f"the pattern is not a valid RE2 regular expression: {reason} (RE2 has no "
+            f"the pattern is not a valid RE2 regular expression: {re2_error_text(exc)} (RE2 has no "
             f"lookaround and no backreferences)",
             code="regex-invalid",
         ) from None
@@ -467,10 +470,7 @@ def _ascii_label(label: str, host: str) -> str:
 
 
 def _label_problem(label: str) -> str:
-    if "*" in label:
-        return (
-            f"'*' is only allowed as the whole leftmost label of a wildcard rule, not in '{label}'"
-        )
+    # ('*' never gets here: exact origins and wildcards refuse it before parsing labels.)
     bad = next((char for char in label if not (char.isalnum() or char == "-")), None)
     if bad is not None:
         return f"'{bad}' is not allowed in a host name ('{label}'): use letters, digits and hyphens"
@@ -508,3 +508,313 @@ def _canonical_ipv6(text: str) -> str:
         high, low = divmod(int(address.ipv4_mapped), 0x10000)
         return f"[::ffff:{high:x}:{low:x}]"
     return f"[{address.compressed}]"
+
+
+# --- Containment: can a pattern match an origin on a domain nobody named? ------------------
+#
+# A regex or wildcard rule is "contained" when every origin it can match, among the origins
+# browsers send, is on a registrable domain (Public Suffix List, private section included)
+# that the rule itself names literally, or on a host the rule spells out in full. This is
+# decided exactly, by automaton intersection (interegular's FSMs): the rule's language,
+# intersected with "a serialized origin", minus "an origin on a named domain", must be empty.
+# Trying sample strings would miss whatever the samples did not think of.
+#
+# Only a subset of RE2 is analysed, the part where RE2 and the Python-syntax parser read a
+# pattern the same way; anything else is refused with a message saying what to rewrite.
+
+# The origins a browser can send (the engine's _ORIGIN_RE): lower-case scheme and host,
+# optional port without leading zero.
+_FSM_LABEL = r"[a-z0-9_\-]+"
+_FSM_SCHEME = r"[a-z][a-z0-9+.\-]*://"
+_FSM_PORT = r"(?::[1-9][0-9]{0,4})?"
+_FSM_ORIGIN = _FSM_SCHEME + rf"(?:{_FSM_LABEL}(?:\.{_FSM_LABEL})*\.?|\[[0-9a-f:.]+\])" + _FSM_PORT
+# The largest repetition count analysed: {n,m} builds n..m copies of the automaton, and no
+# host label (63) or host (253) needs more.
+MAX_ANALYSED_REPETITION = 253
+_REPETITION = re.compile(r"\{([0-9]+)(?:(,)([0-9]*))?\}")
+_ESCAPED_CLASSES = frozenset("dDwWsS")
+_HOST_TOKEN = re.compile(r"[a-z0-9_-]+(?:\.[a-z0-9_-]+)*|\[[0-9a-f:.]+\]")
+
+
+@dataclass(frozen=True, slots=True)
+class Escape:
+    """An origin a rule matches although its domain is not named in the rule.
+
+    `origin` is the shortest such origin (a concrete example for the message); `domain` is its
+    registrable domain, or None when its host has none (a public suffix, an address, an
+    unknown single label); `named` lists the registrable domains the rule does name.
+    """
+
+    origin: str
+    domain: str | None
+    named: tuple[str, ...]
+
+
+@functools.lru_cache(maxsize=1024)
+def containment_escape(pattern: str) -> Escape | None:
+    """None when every origin `pattern` (an RE2 origin regex, full-match semantics, anchors
+    optional) can match lies on a registrable domain it names literally, else an example of
+    one that does not.
+
+    Raises `OriginError` with code "regex-uncheckable" for a construct outside the analysed
+    subset (flags, \\p classes, POSIX classes, \\Q...\\E, anchors inside the pattern,
+    repetition counts above MAX_ANALYSED_REPETITION, escapes of letters other than
+    \\d \\w \\s \\D \\W \\S), naming the construct and what to write instead.
+    """
+    body, runs = _analysable(pattern)
+    try:
+        rule = _fsm(body)
+    except (interegular.Unsupported, interegular.InvalidSyntax) as exc:
+        raise _uncheckable(f"its syntax ({exc or type(exc).__name__})") from None
+    exact, named = _named(runs)
+    matched = rule & _origin_fsm()
+    if exact:
+        matched = matched - _under(frozenset(exact), subdomains=False)
+    escaped = _escaped(matched, named)
+    if escaped is None:
+        return None
+    origin = _shortest(escaped)
+    host = _SERIALISED_HOST.fullmatch(origin)
+    domain = _public_suffix_list().privatesuffix(host.group(1)) if host else None
+    return Escape(origin, domain, tuple(sorted(named)))
+
+
+def _escaped(matched: Any, named: set[str]) -> Any | None:
+    """The part of `matched` (origins) not on a registrable domain in `named`, or None.
+
+    First without the Public Suffix List's entries below the named domains (one cheap
+    subtraction), then, per named domain, only for the suffixes below it that `matched` can
+    reach (found by walking the reversed automaton over each suffix, a few steps each): a
+    host under `s3.amazonaws.com` is someone else's even though `amazonaws.com` is named.
+    Within such a suffix only the named domains under it count, recursively.
+    """
+    outside = matched - _under(frozenset(named)) if named else matched
+    if not outside.empty():
+        return outside
+    for domain in sorted(named):
+        for suffix in _reachable_suffixes(matched, _suffixes_below(domain)):
+            inside = matched & _under(frozenset({suffix}))
+            escaped = _escaped(inside, {n for n in named if n.endswith("." + suffix)})
+            if escaped is not None:
+                return escaped
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _under(hosts: frozenset[str], *, subdomains: bool = True) -> Any:
+    """Origins (any scheme and port) whose host is one of `hosts` or, with `subdomains`,
+    under one of them; a trailing dot is the same host."""
+    prefix = rf"(?:{_FSM_LABEL}\.)*" if subdomains else ""
+    names = "|".join(prefix + re.escape(host) for host in sorted(hosts))
+    return _fsm(_FSM_SCHEME + rf"(?:{names})\.?" + _FSM_PORT)
+
+
+def _reachable_suffixes(matched: Any, suffixes: tuple[str, ...]) -> list[str]:
+    """The `suffixes` such that `matched` accepts an origin whose host is the suffix or under
+    it: read backwards, such an origin is an optional port, an optional dot, the suffix
+    reversed, then '.' or '/'."""
+    if not suffixes:
+        return []
+    backwards = matched.reversed()
+    live: dict[Any, bool] = {}
+
+    def is_live(state: Any) -> bool:
+        if state not in live:
+            live[state] = backwards.islive(state)
+        return live[state]
+
+    starts = {backwards.initial}
+    digits = {backwards.initial}
+    for _ in range(5):  # a port has at most five digits
+        digits = {n for q in digits for c in "0123456789" if (n := _step(backwards, q, c))}
+        starts |= {n for q in digits if (n := _step(backwards, q, ":")) is not None}
+    starts |= {n for q in list(starts) if (n := _step(backwards, q, ".")) is not None}
+    found = []
+    for suffix in suffixes:
+        for state in starts:
+            current: Any = state
+            for char in reversed(suffix):
+                current = _step(backwards, current, char)
+                if current is None:
+                    break
+            else:
+                after = [_step(backwards, current, c) for c in "./"]
+                if any(n is not None and is_live(n) for n in after):
+                    found.append(suffix)
+                    break
+    return found
+
+
+def _step(fsm: Any, state: Any, char: str) -> Any | None:
+    """The state after reading `char`, or None when the automaton has no way on."""
+    transition = fsm.alphabet[char]
+    return fsm.map.get(state, {}).get(transition)
+
+
+_SERIALISED_HOST = re.compile(r"[^:]+://([a-z0-9_.-]+?)\.?(?::[0-9]+)?")
+
+
+def _uncheckable(what: str) -> OriginError:
+    return OriginError(
+        f"the pattern cannot be checked to stay inside your domains because of {what}: "
+        "use literal host names, character classes such as [a-z0-9-], groups (...) or "
+        "(?:...), alternatives |, and the repetitions * + ? {n,m}; or list exact origins",
+        code="regex-uncheckable",
+    )
+
+
+def _analysable(pattern: str) -> tuple[str, list[str]]:
+    """(the pattern without its outer anchors, its literal runs), or OriginError.
+
+    A literal run is a maximal stretch of characters the pattern matches as written (escapes
+    resolved); a character followed by a quantifier is not part of one, since it may be
+    absent or repeated.
+    """
+    bodies = []
+    for branch in _top_level_branches(pattern.strip()):
+        bodies.append(_strip_anchors(branch))
+    body = "|".join(bodies)
+    runs: list[str] = []
+    run: list[str] = []
+
+    def cut(*, drop_last: bool = False) -> None:
+        if drop_last and run:
+            run.pop()
+        if run:
+            runs.append("".join(run))
+        run.clear()
+
+    index = 0
+    while index < len(body):
+        char = body[index]
+        if char == "\\":
+            escaped = body[index + 1 : index + 2]
+            if escaped in _ESCAPED_CLASSES:
+                cut()
+            elif escaped.isascii() and not escaped.isalnum() and escaped.isprintable():
+                run.append(escaped)
+            else:
+                raise _uncheckable(f"the escape \\{escaped}")
+            index += 2
+        elif char == "[":
+            end = _class_end(body, index)
+            _check_class(body[index:end])
+            cut()
+            index = end
+        elif char == "(":
+            if body.startswith("(?", index) and not body.startswith(("(?:", "(?P<"), index):
+                raise _uncheckable(
+                    "a group option such as (?i) (origins are lower case: write the pattern "
+                    "in lower case)"
+                )
+            cut()
+            index += 1
+        elif char == "{":
+            repetition = _REPETITION.match(body, index)
+            if repetition is None:
+                raise _uncheckable("a '{' that is not a repetition {n,m} (write \\{)")
+            numbers = [int(n) for n in repetition.groups() if n and n != ","]
+            if max(numbers) > MAX_ANALYSED_REPETITION:
+                raise _uncheckable(
+                    f"the repetition count {max(numbers)} (at most {MAX_ANALYSED_REPETITION})"
+                )
+            cut(drop_last=True)
+            index = repetition.end()
+        elif char in "*+?":
+            cut(drop_last=True)
+            index += 1
+        elif char in "^$":
+            raise _uncheckable(f"the anchor {char} inside the pattern (anchor only its ends)")
+        elif char in ").|":
+            cut()
+            index += 1
+        else:
+            run.append(char)
+            index += 1
+    cut()
+    return body, runs
+
+
+def _check_class(text: str) -> None:
+    """Refuse what RE2 and Python read differently inside [...]: POSIX classes, \\p."""
+    if "[:" in text[1:]:
+        raise _uncheckable(f"the POSIX class in {text} (write the characters, e.g. [a-z])")
+    index = 1
+    while index < len(text):
+        if text[index] == "\\":
+            escaped = text[index + 1 : index + 2]
+            if escaped.isalnum() and escaped not in _ESCAPED_CLASSES:
+                raise _uncheckable(f"the escape \\{escaped} in {text}")
+            index += 2
+        else:
+            index += 1
+
+
+def _named(runs: list[str]) -> tuple[set[str], set[str]]:
+    """(host names spelled out in full, registrable domains named) in the literal runs."""
+    psl = _public_suffix_list()
+    exact: set[str] = set()
+    named: set[str] = set()
+    for run in runs:
+        for token in _HOST_TOKEN.findall(run):
+            exact.add(token)
+            labels = token.split(".")
+            if token.startswith("[") or labels[-1].isdigit():
+                continue  # an address, not a name: only the exact host is named
+            for index in range(len(labels)):
+                suffix = ".".join(labels[index:])
+                # localhost and its subdomains are this machine, whoever asks.
+                if suffix == "localhost" or psl.privatesuffix(suffix) == suffix:
+                    named.add(suffix)
+    return exact, named
+
+
+@functools.cache
+def _origin_fsm() -> Any:
+    return _fsm(_FSM_ORIGIN)
+
+
+@functools.cache
+def _suffixes_below(domain: str) -> tuple[str, ...]:
+    """Public suffixes strictly under `domain` (rules `s3.amazonaws.com`, `*.elb.amazonaws.com`
+    and exceptions, their leading `*.`/`!` removed)."""
+    tail = "." + domain
+    rules = _public_suffix_list()._publicsuffix
+    found = {rule.lstrip("!").removeprefix("*.") for rule in rules if rule.endswith(tail)}
+    return tuple(sorted(found - {domain}))
+
+
+def _fsm(pattern: str) -> Any:
+    return interegular.parse_pattern(pattern).to_fsm()
+
+
+def _shortest(fsm: Any) -> str:
+    """The shortest string `fsm` accepts, preferring letters, then digits, at each step."""
+    live = {state for state in fsm.states if fsm.islive(state)}
+    parent: dict[Any, tuple[Any, str] | None] = {fsm.initial: None}
+    queue: collections.deque[Any] = collections.deque()
+    state = fsm.initial
+    # `fsm` accepts something, so the search reaches a final state before the queue empties.
+    while state not in fsm.finals:
+        best: dict[Any, str] = {}
+        for transition, target in fsm.map.get(state, {}).items():
+            symbols = [s for s in fsm.alphabet.by_transition[transition] if isinstance(s, str)]
+            if target in live and target not in parent and symbols:
+                symbol = min(symbols, key=_niceness)
+                if target not in best or _niceness(symbol) < _niceness(best[target]):
+                    best[target] = symbol
+        for target, symbol in sorted(best.items(), key=lambda item: _niceness(item[1])):
+            parent[target] = (state, symbol)
+            queue.append(target)
+        state = queue.popleft()
+    text: list[str] = []
+    step = parent[state]
+    while step is not None:
+        state, symbol = step
+        text.append(symbol)
+        step = parent[state]
+    return "".join(reversed(text))
+
+
+def _niceness(symbol: str) -> tuple[bool, bool, str]:
+    return (not symbol.isalpha(), not symbol.isdigit(), symbol)

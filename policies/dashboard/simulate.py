@@ -1,9 +1,10 @@
 """The simulator: what a consumer answers a browser, and what the browser then does.
 
 The consumer's answer comes from `policies.cors.decide` over the API's compiled document,
-exactly as a consumer middleware computes it. The browser's side (is a preflight needed,
-does the answer pass the CORS check) follows the Fetch standard, so the page can say
-"the browser lets the page read the response" or why not.
+exactly as a consumer middleware computes it, and each step shows the engine's stable code
+(`policies.cors.Code`) beside its reason. The browser's side (is a preflight needed, does the
+answer pass the CORS check) follows the Fetch standard, so the page can say "the browser lets
+the page read the response" or why not.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from typing import Any
 
 from policies import cors
 
-SAFELISTED_METHODS = frozenset({"GET", "HEAD", "POST"})
+# Fetch "CORS-safelisted method": the engine's own set, so the two never disagree.
+SAFELISTED_METHODS = cors.SAFELISTED_METHODS
 # Request headers a page may set without a preflight (Fetch "CORS-safelisted request-header";
 # content-type only for the three form types, which the simulator cannot know, so it is
 # treated as needing a preflight, as it does for JSON).
@@ -106,6 +108,13 @@ def _preflight_ok(
     return None
 
 
+def _not_applied(decision: cors.Decision) -> str:
+    """Why a decision that does not apply leaves the response without CORS headers."""
+    if decision.code == cors.Code.MODE_OFF:
+        return "the policy is off, so the consumer adds no CORS headers"
+    return "the path is outside the policy's paths, so the consumer adds no CORS headers"
+
+
 def simulate(
     document: Mapping[str, Any],
     *,
@@ -130,7 +139,16 @@ def simulate(
     if document.get("mode") == "report-only":
         result.notes.append(
             "This API is in report-only mode: a consumer reports what it would refuse, but "
-            "its responses keep the headers of its local fallback, not the ones below."
+            "its responses keep the headers of its local fallback, not the ones below (the "
+            "codes below are what enforce mode would do)."
+        )
+    listed = document.get("methods") or []
+    if method in SAFELISTED_METHODS and method not in listed and "*" not in listed:
+        result.notes.append(
+            f"{method} is not in this policy's methods, but a methods list cannot stop GET, "
+            "HEAD or POST: browsers send them to an allowed origin whatever "
+            "Access-Control-Allow-Methods says (Fetch: CORS-safelisted methods). If the API "
+            "must refuse them, the service's own authorisation must."
         )
     if needs_preflight:
         headers = {"Origin": origin, "Access-Control-Request-Method": method}
@@ -140,7 +158,7 @@ def simulate(
             headers["Access-Control-Request-Private-Network"] = "true"
         decision = cors.decide(document, method="OPTIONS", path=path, headers=headers)
         problem = (
-            None
+            _not_applied(decision)
             if not decision.applies
             else _preflight_ok(
                 decision.headers,
@@ -151,8 +169,6 @@ def simulate(
                 credentials=with_credentials,
             )
         )
-        if not decision.applies:
-            problem = "the policy does not apply, so the consumer adds no CORS headers"
         result.steps.append(
             Step(
                 title="Preflight (OPTIONS), sent by the browser first",
@@ -173,7 +189,7 @@ def simulate(
     problem = (
         _allow_origin_ok(decision.headers, origin, with_credentials)
         if decision.applies
-        else "the policy does not apply, so the consumer adds no CORS headers"
+        else _not_applied(decision)
     )
     result.steps.append(
         Step(

@@ -372,7 +372,8 @@ def _preflight_refusal(case: Case) -> bool:
         methods.discard("*")
         names.discard("*")
     method = (case.acrm or "").strip()
-    if method not in methods and not ("*" in methods and method):
+    safelisted = method in {"GET", "HEAD", "POST"}  # Fetch: never checked against ACAM
+    if method not in methods and not safelisted and not ("*" in methods and method):
         return True
     for item in (case.acrh or "").split(","):
         name = item.strip().lower()
@@ -412,6 +413,16 @@ def preflight_vary__request_headers_too(case: Case, theirs: Observed) -> Observe
     return theirs
 
 
+def max_age_zero__sent(case: Case, theirs: Observed) -> Observed:
+    """corsheaders omits ``Access-Control-Max-Age`` when CORS_PREFLIGHT_MAX_AGE is 0, so the
+    browser caches the preflight for its default 5 seconds instead of not at all. ``max_age:
+    0`` means "do not cache" (lint: "a preflight before every request"), so we send ``0``.
+    """
+    if case.preflight and ACAO in theirs.headers and case.document["max_age"] == 0:
+        return replace(theirs, headers={**theirs.headers, ACMA: "0"})
+    return theirs
+
+
 RESPONSE_DIFFERENCES: list[Callable[[Case, Observed], Observed]] = [
     request_origin_not_serialized__we_refuse,
     null_only_via_allow_null__we_refuse_other_routes,
@@ -423,6 +434,7 @@ RESPONSE_DIFFERENCES: list[Callable[[Case, Observed], Observed]] = [
     expose_headers__not_on_preflight,
     private_network__only_on_preflight,
     preflight__checks_method_headers_pna,
+    max_age_zero__sent,
     refused_preflight__403,
     preflight_vary__request_headers_too,
 ]
@@ -759,7 +771,7 @@ def test_differs_from_corsheaders__vary_on_preflight__we_add_the_request_headers
     settings: Any,
 ) -> None:
     case = Case(
-        document(origins={"exact": ["https://app.example.com"]}),
+        document(origins={"exact": ["https://app.example.com"]}, max_age=600),
         "OPTIONS",
         "/api/x",
         origin="https://app.example.com",
@@ -922,3 +934,45 @@ def test_differs_from_corsheaders__paths_unanchored__we_search_anywhere(settings
 
     assert (theirs.headers, theirs.vary) == ({}, frozenset())
     assert run_ours(case).headers == {ACAO: "https://app.example.com"}
+
+
+def test_differs_from_corsheaders__max_age_zero__we_send_zero(settings: Any) -> None:
+    # Given a policy with max_age 0 and an allowed preflight
+    case = Case(
+        document(origins={"exact": ["https://app.example.com"]}, max_age=0),
+        "OPTIONS",
+        "/api/x",
+        origin="https://app.example.com",
+        acrm="POST",
+    )
+
+    # When both answer
+    theirs, ours = both(case, settings)
+
+    # Then corsheaders omits the header (browsers cache 5 s), we send 0 (do not cache)
+    assert ACMA not in theirs.headers
+    assert ours.headers[ACMA] == "0"
+
+
+@pytest.mark.parametrize("method", ["GET", "HEAD", "POST"])
+def test_agrees_with_corsheaders__safelisted_method_not_listed__preflight_allowed(
+    settings: Any, method: str
+) -> None:
+    # Given a policy whose methods lack the safelisted method, and an allowed header
+    case = Case(
+        document(origins={"exact": ["https://app.example.com"]}, methods=["PUT"], max_age=600),
+        "OPTIONS",
+        "/api/x",
+        origin="https://app.example.com",
+        acrm=method,
+        acrh="content-type",
+    )
+
+    # When both answer the preflight
+    theirs, ours = both(case, settings)
+
+    # Then both allow it and list the policy's methods (Fetch: safelisted methods pass)
+    assert ours.status == theirs.status == 200
+    assert ours.headers == theirs.headers
+    assert ours.headers[ACAM] == "PUT"
+    assert ours.headers[ACAO] == "https://app.example.com"

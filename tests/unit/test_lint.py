@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from policies.lint import Finding, Severity, has_errors, lint_document
 
-ERROR, WARNING = Severity.ERROR, Severity.WARNING
+ERROR, WARNING, INFO = Severity.ERROR, Severity.WARNING, Severity.INFO
 
 # The example from design.md ("The policy document").
 DESIGN_EXAMPLE: dict[str, Any] = {
@@ -74,7 +74,8 @@ def document(**changes: Any) -> dict[str, Any]:
 
 
 def found(findings: list[Finding]) -> set[tuple[str, Severity, str, str]]:
-    return {(f.rule, f.severity, f.field, f.value) for f in findings}
+    """The risk findings (INFO ones, facts that ask nothing, are tested on their own)."""
+    return {(f.rule, f.severity, f.field, f.value) for f in findings if f.severity != INFO}
 
 
 def only(findings: list[Finding], rule: str) -> Finding:
@@ -116,7 +117,7 @@ CASES = [
     pytest.param(
         document(regex=["^https://.*$"]),
         "development",
-        ("credentials-with-wildcard-origin", ERROR, "origins", "^https://.*$"),
+        ("origin-outside-named-domains", ERROR, "origins", "^https://.*$"),
         id="catch-all-regex-with-credentials",
     ),
     pytest.param(
@@ -213,8 +214,8 @@ CASES = [
     pytest.param(
         document(regex=["^https?://.+$"], allow_credentials=False),
         "development",
-        ("regex-matches-any-origin", WARNING, "origins", "^https?://.+$"),
-        id="regex-matches-anything",
+        ("origin-outside-named-domains", ERROR, "origins", "^https?://.+$"),
+        id="regex-matches-anything-without-credentials",
     ),
     pytest.param(
         document(exact=["https://a.example.com", "https://A.example.com"]),
@@ -477,14 +478,14 @@ def test_lint_document__lower_case_method__fix_is_upper_case() -> None:
     assert finding.fix == "Write 'PATCH'."
 
 
-def test_lint_document__catch_all_regex__names_the_probe_origin() -> None:
+def test_lint_document__catch_all_regex__names_an_example_origin_and_cookies() -> None:
     doc = document(regex=["^https://.*$"])
 
-    finding = only(
-        lint_document(doc, environment="development"), "credentials-with-wildcard-origin"
-    )
+    finding = only(lint_document(doc, environment="development"), "origin-outside-named-domains")
 
-    assert "also matches https://lint-probe.invalid" in finding.message
+    assert "The rule also matches https://a, on a host that it does not name" in finding.message
+    assert "(it names no domain)" in finding.message
+    assert "with the user's cookies" in finding.message
 
 
 # --- shadowed and duplicate rules -----------------------------------------------------------
@@ -615,7 +616,7 @@ def test_lint_document__duplicate__message_names_the_first_spelling() -> None:
 )
 def test_lint_document__safe_choice__no_findings(doc: dict[str, Any], environment: str) -> None:
     # (CLEAN's only origin is https://app.example.com; regexes here are about other hosts)
-    assert lint_document(doc, environment=environment) == []
+    assert [f for f in lint_document(doc, environment=environment) if f.severity != INFO] == []
 
 
 def test_lint_document__allow_all_with_credentials__engine_never_reflects_but_lint_refuses() -> (
@@ -788,7 +789,7 @@ def test_lint_document__any_json_shape__findings_never_exceptions(
     # Then every finding is well formed, with a stable kebab-case rule id
     for finding in findings:
         assert re.fullmatch(r"[a-z]+(-[a-z0-9]+)*", finding.rule)
-        assert finding.severity in (ERROR, WARNING)
+        assert finding.severity in (ERROR, WARNING, INFO)
         assert finding.message
         assert finding.fix
         assert isinstance(finding.value, str)
@@ -810,6 +811,7 @@ def test_finding__frozen__cannot_be_changed() -> None:
         pytest.param([], False, id="none"),
         pytest.param([WARNING, WARNING], False, id="warnings"),
         pytest.param([WARNING, ERROR], True, id="one-error"),
+        pytest.param([INFO, WARNING], False, id="info"),
     ],
 )
 def test_has_errors__severities__true_only_with_an_error(
@@ -821,4 +823,4 @@ def test_has_errors__severities__true_only_with_an_error(
 
 
 def test_severity__values__strings_for_json() -> None:
-    assert (Severity.ERROR, Severity.WARNING) == ("error", "warning")
+    assert (Severity.ERROR, Severity.WARNING, Severity.INFO) == ("error", "warning", "info")

@@ -29,6 +29,7 @@ from django.db import transaction
 
 from policies import services
 from policies.actors import Actor
+from policies.lint import has_errors, lint_document, suggest_origin_regex
 from policies.models import Api
 from policies.origins import OriginError, _anchors, _top_level_branches, canonical_rule
 
@@ -92,15 +93,23 @@ def _starts_anchored(pattern: str) -> bool:
     return all(_anchors(branch)[0] for branch in _top_level_branches(pattern))
 
 
+def _passes_lint(kind: str, value: str) -> bool:
+    """Whether an origin rule on its own lints without errors (what a suggestion must do)."""
+    return not has_errors(lint_document({"origins": {kind: [value]}}, environment="development"))
+
+
 def _wildcard_hint(pattern: str) -> str:
-    """``https://*.example.com`` when the regex looks like "any subdomain of a domain"."""
+    """``https://*.example.com`` when the regex looks like "any subdomain of a domain" and
+    that wildcard lints clean."""
     body = pattern.removeprefix("^").removesuffix("$")
     for prefix in (r".*\.", r".+\.", r"[^.]+\.", r"[a-z0-9-]+\.", r"(.*\.)?", r"([^.]+\.)?"):
         for scheme in ("https://", "http://"):
             if body.startswith(scheme + prefix):
                 domain = body[len(scheme + prefix) :]
                 if domain and not set(domain.replace(r"\.", "")) & (_REGEX_CHARS | {".", "*"}):
-                    return f"; or a wildcard rule {scheme}*.{domain.replace(chr(92) + '.', '.')}"
+                    wildcard = f"{scheme}*.{domain.replace(chr(92) + '.', '.')}"
+                    if _passes_lint("wildcard", wildcard):
+                        return f"; or a wildcard rule {wildcard}"
     return ""
 
 
@@ -117,11 +126,21 @@ def match_regex_rule(pattern: str, where: str) -> str:
     if not _ends_anchored(pattern):
         branches = [b.removeprefix("^") for b in _top_level_branches(pattern)]
         fixed = f"^{branches[0]}$" if len(branches) == 1 else f"^(?:{'|'.join(branches)})$"
+        # The suggestion must itself pass lint (escaped dots, lower case, inside the domains
+        # it names), or it only moves the refusal to the next import.
+        suggested = suggest_origin_regex(fixed)
+        hint = _wildcard_hint(suggested or fixed)
+        if suggested is not None:
+            advice = f"write the anchored form {suggested!r}{hint} (check it is what you meant)"
+        else:
+            advice = (
+                f"even anchored ({fixed!r}) it matches origins on domains it does not name; "
+                f"list the origins you meant{hint}"
+            )
         raise ImportProblem(
             f"{where} {pattern!r} is not anchored at the end: it is matched from the start "
             f"only, so it also admits longer origins such as "
-            f"'https://a.example.com.evil.net'. corsadmin matches whole origins: write the "
-            f"anchored form {fixed!r}{_wildcard_hint(fixed)} (check it is what you meant) "
+            f"'https://a.example.com.evil.net'. corsadmin matches whole origins: {advice} "
             f"and import again"
         )
     try:
