@@ -72,17 +72,19 @@ def deliver_after_commit(ids: Sequence[int]) -> None:
         # successful write into an error page. The sweep delivers it.
         logger.exception("outbox: delivering on commit failed; the sweep will retry")
         pending = len(ids)
-    if pending and not settings.CELERY_TASK_ALWAYS_EAGER:
+    if pending:
         _queue_retry()
 
 
 def _queue_retry() -> None:
     from policies import tasks
 
+    if tasks.deliver_outbox.app.conf.task_always_eager:
+        return  # no worker: `deliver_outbox --every` (./run) retries
     try:
-        # No broker retries: with Redis down this must not hold the request; beat's sweep
-        # delivers even if this task is never queued.
-        tasks.deliver_outbox.apply_async(countdown=FIRST_RETRY_SECONDS, retry=False)
+        # Just after the first retry is due. No broker retries: with Redis down this must
+        # not hold the request; beat's sweep delivers even if this task is never queued.
+        tasks.deliver_outbox.apply_async(countdown=backoff(1) + 0.05, retry=False)
     except Exception as exc:
         logger.warning("outbox: could not queue a delivery task (%s); the sweep will", exc)
 

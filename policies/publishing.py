@@ -65,7 +65,8 @@ def _load(api_id: int) -> Api | None:
 
 # --- checking what Redis holds ------------------------------------------------------------
 
-_verified: dict[str, Signed] = {}  # slug -> the last document from Redis that verified
+# slug -> (the key ring it was checked with, the last document from Redis that verified)
+_verified: dict[str, tuple[object, Signed]] = {}
 
 
 def _refuse(slug: str, source: str, why: str) -> None:
@@ -74,9 +75,12 @@ def _refuse(slug: str, source: str, why: str) -> None:
 
 def _verify(slug: str, body: bytes, signature: str, *, source: str) -> Signed | None:
     """The document if it is signed by central and is `slug`'s; None (logged) otherwise."""
-    held = _verified.get(slug)
-    if held is not None and held.body == body and held.signature == signature:
-        return held
+    ring = signing.keyring()  # a key removed from the file: what it signed is re-checked
+    memo = _verified.get(slug)
+    if memo is not None and memo[0] is ring:
+        held = memo[1]
+        if held.body == body and held.signature == signature:
+            return held
     try:
         signing.verify(body, signature)
         document = json.loads(body)
@@ -100,7 +104,7 @@ def _verify(slug: str, body: bytes, signature: str, *, source: str) -> Signed | 
     )
     if len(_verified) > 4096:
         _verified.clear()
-    _verified[slug] = checked
+    _verified[slug] = (ring, checked)
     return checked
 
 

@@ -137,6 +137,9 @@ def _respond(
         response = HttpResponse(status=304)
     else:
         response = HttpResponse(body, content_type="application/json")
+        # (CommonMiddleware, which would set it, is not on this path; without it the
+        # server sends the body chunked.)
+        response["Content-Length"] = str(len(body))
         if signature is not None:
             response[SIGNATURE_HEADER] = signature
     response["ETag"] = etag

@@ -355,3 +355,19 @@ def test_revoked_token__other_process_cache__refused_after_db_check_interval(
 def _url(client: redis.Redis) -> str:
     kwargs = client.connection_pool.connection_kwargs
     return f"redis://{kwargs['host']}:{kwargs['port']}/{kwargs.get('db', 0)}"
+
+
+def test_key_removed_from_file__documents_it_signed_refused(
+    client: Client, use_redis: redis.Redis, settings: Any, tmp_path: Path, secret: str
+) -> None:
+    # Given a document in Redis signed with key 1, then key 1 replaced by key 2 in the file
+    settings.CORSADMIN_SIGNING_KEY_FILE = str(tmp_path / "keys.pem")
+    call_command("rotate_signing_key")
+    first = _get(client, "/api/v1/policies/billing", secret)
+    (tmp_path / "keys.pem").unlink()
+    call_command("rotate_signing_key")
+    # When a consumer polls, Then the document it gets is signed with key 2 only
+    served = _get(client, "/api/v1/policies/billing", secret)
+    assert served.content == first.content
+    assert served["Corsadmin-Signature"] != first["Corsadmin-Signature"]
+    assert verify_detached(served.content, served["Corsadmin-Signature"], _jwks(client))
