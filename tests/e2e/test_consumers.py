@@ -222,3 +222,44 @@ def test_forged_shared_copy_in_redis__refused_by_each_process_last_good_kept(
     _latencies(consumers, NEW, timeout=30)
     central.remove_origin(rule)
     _latencies(consumers, None, timeout=30)
+
+
+def test_malformed_document__refused_last_good_kept(
+    central: Central,
+    consumers: dict[str, Consumer],
+    redis_server: RedisServer,
+    allowed_origin: str,
+    refused_origin: str,
+) -> None:
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        for bad in (
+            b'{"schema": 1, "api": "shop", "version": 99, "origins"',
+            json.dumps({"schema": 2, "api": SLUG, "version": 99}).encode(),
+        ):
+            etag = f'"bad-{len(bad)}"'
+            # Central's Redis now holds garbage, and it is announced. Central refuses it
+            # (it is not signed), serves the genuine document and puts it back into Redis;
+            # a consumer reading Redis in between refuses it itself. Either way every
+            # consumer keeps the last good document.
+            client.hset(f"corsadmin:doc:{SLUG}", mapping={"body": bad, "etag": etag, "version": 99})
+            client.publish("corsadmin:policies", json.dumps({"api": SLUG, "etag": etag}))
+            served = httpx.get(
+                f"{central.url}/api/v1/policies/{SLUG}",
+                headers={"Authorization": f"Bearer {central.service_token}"},
+                timeout=5,
+            )
+            assert served.status_code == 200
+            assert json.loads(served.content)["api"] == SLUG
+            wait_until(lambda b=bad: client.hget(f"corsadmin:doc:{SLUG}", "body") != b, 5)
+            for name, consumer in consumers.items():
+                assert consumer.health()["apis"][SLUG]["version"] >= 1, name
+            _assert_correct(consumers, allowed_origin, refused_origin)
+    finally:
+        client.delete(f"corsadmin:doc:{SLUG}")
+        client.close()
+    # The next real change is accepted again.
+    rule = central.add_origin(NEW)
+    assert max(_latencies(consumers, NEW).values()) < INTERVAL * 2 + 1
+    central.remove_origin(rule)
+    _latencies(consumers, None)

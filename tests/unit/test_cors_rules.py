@@ -18,6 +18,7 @@ from policies.cors import (
     CompiledPolicy,
     Decision,
     DocumentError,
+    choose_policy,
     compile_policy,
     decide,
     merge_vary,
@@ -775,6 +776,19 @@ def test_compile__non_canonical_exact_origins__canonicalised() -> None:
     assert compiled.allows_origin(APP) is True
     assert compiled.allows_origin("http://x.example") is True
     assert compiled.allows_origin("https://App.Example.com:443/") is False
+
+
+def test_choose_policy__several__first_whose_paths_match() -> None:
+    # The consumers no longer call choose_policy (policies.consumer.client walks its own
+    # snapshot); it stays a public helper of the engine until it is removed, with this test.
+    admin = compile_policy(policy(api="admin", paths="^/api/admin/"))
+    billing = compile_policy(policy(api="billing", paths="^/api/"))
+    everything = compile_policy(policy(api="all", paths=None))
+
+    assert choose_policy([admin, billing, everything], "/api/admin/users") is admin
+    assert choose_policy([admin, billing, everything], "/api/invoices") is billing
+    assert choose_policy([admin, billing, everything], "/health") is everything
+    assert choose_policy([admin, billing], "/health") is None
 
 
 def test_covers_path__more_distinct_paths_than_the_memo__results_right_memo_bounded() -> None:
