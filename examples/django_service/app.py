@@ -35,6 +35,9 @@ settings.configure(
     CORS_URLS_REGEX=r"^/api/",
     LOGGING={
         "version": 1,
+        # The consumer logs (applied versions, refusals, fallbacks) must stay on: its
+        # logger exists before Django configures logging.
+        "disable_existing_loggers": False,
         "handlers": {"console": {"class": "logging.StreamHandler"}},
         "root": {"handlers": ["console"], "level": "INFO"},
     },

@@ -38,14 +38,13 @@ from dataclasses import dataclass, replace
 from typing import Any, Final, Unpack
 
 import httpx
-from joserfc.jwk import KeySet
 
 from policies.consumer import central, files
 from policies.consumer.config import ClientOptions, ConfigurationError, Settings
 from policies.consumer.core import ColdOutcomes, Outcome, PolicyOutcomes, own_origin
 from policies.consumer.model import Copy, Held
 from policies.consumer.shared import SharedStore, log_every
-from policies.consumer.signatures import KeyError_, SignatureError, load_keys, verify_detached
+from policies.consumer.signatures import KeyError_, SignatureError, load_keys, verify
 from policies.consumer.telemetry import Refusals
 from policies.cors import CompiledPolicy, DocumentError, compile_policy
 
@@ -115,7 +114,7 @@ class PolicyClient:
         self.interval = settings.interval
         self.stale_after = 3 * self.interval + settings.fetch_deadline
         self.health_path = settings.health_path
-        self.keys: KeySet | None = None
+        self.keys: dict[str, Any] | None = None
         if settings.public_keys is not None:
             try:
                 self.keys = load_keys(settings.public_keys)
@@ -370,7 +369,7 @@ class PolicyClient:
             return
         if self.keys is None:
             raise SignatureError("no public keys yet (central's keys were not fetched)")
-        verify_detached(copy.body, copy.signature, self.keys)
+        verify(copy.body, copy.signature, self.keys)
 
     def _compile(self, slug: str, copy: Copy) -> CompiledPolicy:
         limit = self.settings.max_document_bytes
@@ -512,7 +511,7 @@ class PolicyClient:
         logger.warning(
             "corsadmin: trusting central's public keys on first use (%s); pin them with "
             "CORSADMIN_PUBLIC_KEYS",
-            ", ".join(str(key.kid) for key in self.keys.keys),
+            ", ".join(str(key["kid"]) for key in self.keys["keys"]),
         )
 
     def _fetch_and_accept(self, slug: str) -> bool:

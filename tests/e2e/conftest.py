@@ -333,9 +333,9 @@ def consumers(
         "CORSADMIN_TELEMETRY_INTERVAL": "1",
         # The tests start from a known state: the first request waits for the first fetch.
         "CORSADMIN_STARTUP_WAIT": "5",
-        # UNSIGNED until central signs its documents (delivery issue, branch i10a); then
-        # CORSADMIN_PUBLIC_KEYS gets central's JWKS and this line goes.
-        "CORSADMIN_VERIFY_SIGNATURES": "false",
+        # Documents are verified against central's public keys, pinned as an operator
+        # would: fetched once from GET /api/v1/keys and given as inline JSON.
+        "CORSADMIN_PUBLIC_KEYS": httpx.get(central.url + "/api/v1/keys", timeout=10).text,
     }
     with_redis = {**common, "CORSADMIN_REDIS_URL": redis_server.url}
     started = {
