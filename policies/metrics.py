@@ -2,9 +2,9 @@
 
 Counters are incremented where the event happens (the policy endpoint, the report endpoint,
 the login signals). Under gunicorn, several worker processes count separately: with
-`PROMETHEUS_MULTIPROC_DIR` set (the Docker image and `./run` set it, and
-`corsadmin/gunicorn_conf.py` empties it at start), each process writes its counts there and
-`/metrics` adds them up (prometheus-client's multiprocess mode). Values read from the
+`PROMETHEUS_MULTIPROC_DIR` set (`corsadmin/gunicorn_conf.py` sets it unless given, and
+empties it at start), each process writes its counts there and `/metrics` adds them up
+(prometheus-client's multiprocess mode). Values read from the
 database (queues, open work) are computed when scraped, by `DatabaseCollector`, so every
 process reports the same number.
 
@@ -86,8 +86,8 @@ def _login_failed(sender: Any, **kwargs: Any) -> None:
 
 
 class DatabaseCollector(Collector):
-    """Gauges read from the database at scrape time (the same in every process); each is
-    one query on an indexed column."""
+    """Gauges read from the database at scrape time (the same in every process): one
+    aggregate query each."""
 
     def collect(self) -> Iterator[Metric]:
         from django.db.models import Count, Min
@@ -114,11 +114,8 @@ class DatabaseCollector(Collector):
         apis = GaugeMetricFamily(
             "corsadmin_apis", "APIs managed, by mode (enforce, report-only, off).", labels=["mode"]
         )
-        counts: dict[str, int] = {}
-        for mode in Api.objects.values_list("mode", flat=True):
-            counts[mode] = counts.get(mode, 0) + 1
-        for mode, count in sorted(counts.items()):
-            apis.add_metric([mode], count)
+        for row in Api.objects.values("mode").annotate(count=Count("id")).order_by("mode"):
+            apis.add_metric([row["mode"]], row["count"])
         yield apis
 
 

@@ -43,7 +43,8 @@ def deployed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Central]:
     ]
     try:
         server.process.start()
-        server.process.wait_http(server.url + "/healthz")
+        # Two workers importing Django on a busy machine: a generous bound on the start.
+        server.process.wait_http(server.url + "/healthz", timeout=90)
         yield server
     finally:
         server.stop()
