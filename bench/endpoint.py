@@ -249,6 +249,7 @@ def main() -> None:
     try:
         with started(redis_command(workdir, redis_port), workdir / "redis.log") as redis_server:
             wait_for_redis(redis_url, redis_server)
+            manage(env, "rotate_signing_key", "--if-missing")
             manage(env, "migrate", "--no-input", "-v", "0")
             seeded = manage(env, "shell", "-c", SEED.format(slug=SLUG)).splitlines()[-1]
             secret = json.loads(seeded)["secret"]

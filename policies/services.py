@@ -229,7 +229,9 @@ def lint_status_of(findings: Iterable[Finding]) -> str:
     for finding in findings:
         if finding.severity == Severity.ERROR:
             return "error"
-        status = "warning"
+        # INFO findings (e.g. "a methods list cannot stop GET") are facts, not risks.
+        if finding.severity == Severity.WARNING:
+            status = "warning"
     return status
 
 

@@ -82,7 +82,7 @@ class Process:
     def output(self) -> str:
         return self.log.read_text(errors="replace") if self.log.exists() else ""
 
-    def wait_http(self, url: str, timeout: float = 20) -> None:
+    def wait_http(self, url: str, timeout: float = 60) -> None:
         def up() -> bool:
             assert self.popen is not None
             if self.popen.poll() is not None:

@@ -192,6 +192,24 @@ def test_write__lint_findings__worst_severity_stored_on_api(api: Api, actor: Act
     assert api.lint_status == "ok"
 
 
+def test_write__only_info_findings__lint_status_ok(api: Api, actor: Actor) -> None:
+    # Given a clean API
+    assert api.lint_status == "ok"
+    # When its methods leave out POST: lint notes (INFO) that a methods list cannot stop
+    # a CORS-safelisted method, which is a fact about CORS, not a risk of this policy
+    services.update_api(actor=actor, api=api, methods=["GET", "OPTIONS"])
+    api.refresh_from_db()
+    # Then the stored status stays "ok" (the APIs list would flag every GET-only API otherwise)
+    from policies.documents import compile_document
+    from policies.lint import Severity, lint_document
+
+    severities = {
+        f.severity for f in lint_document(compile_document(api), environment=api.environment)
+    }
+    assert Severity.INFO in severities
+    assert api.lint_status == "ok"
+
+
 def test_create_api__read_only_role_as_team__refused(db: None) -> None:
     # Given the read-only role group
     role = Group.objects.get(name="read-only")
