@@ -169,61 +169,6 @@ def test_redis_down__central_still_serves_and_consumers_poll_it(
         _latencies(consumers, None, timeout=8)
 
 
-def test_forged_shared_copy_in_redis__refused_by_each_process_last_good_kept(
-    central: Central,
-    consumers: dict[str, Consumer],
-    redis_server: RedisServer,
-    allowed_origin: str,
-    refused_origin: str,
-) -> None:
-    # The consumers' shared copy (<prefix>:consumer:<slug>) is what flask and django read
-    # each round instead of fetching; central never repairs it (its own copy, <prefix>:doc:,
-    # it does: tests/e2e/test_delivery.py).
-    client = redis.Redis.from_url(redis_server.url)
-    key = f"corsadmin:consumer:{SLUG}"
-    wait_until(lambda: client.hget(key, "signature"), 10)
-    held = client.hgetall(key)
-    widened = json.loads(held[b"body"])
-    widened["version"] += 100
-    widened["origins"]["exact"].append(refused_origin)
-    forgeries = [
-        (b'{"schema": 1, "api": "shop", "version": 99, "origins"', b""),
-        # A widened document under the real signature of the held one.
-        (json.dumps(widened, sort_keys=True, separators=(",", ":")).encode(), held[b"signature"]),
-    ]
-    refusal = f"refused the policy document for {SLUG} from redis: bad signature"
-    try:
-        for bad, signature in forgeries:
-            before = {name: consumers[name].process.output().count(refusal) for name in PUBSUB}
-            # Someone with write access to Redis replaces the copy, "confirmed" in the future
-            # so that every process prefers it to its own.
-            client.hset(
-                key,
-                mapping={
-                    "body": bad,
-                    "etag": f'"forged-{len(bad)}"',
-                    "signature": signature,
-                    "confirmed_at": repr(time.time() + 3600),
-                },
-            )
-            # Then each process refuses it on its next round, and says so in its log
-            for name in PUBSUB:
-                consumer = consumers[name]
-                wait_until(
-                    lambda c=consumer, n=before[name]: c.process.output().count(refusal) > n, 10
-                )
-            # And every consumer still enforces the real policy.
-            _assert_correct(consumers, allowed_origin, refused_origin)
-    finally:
-        client.delete(key)
-        client.close()
-    # The next real change is accepted again.
-    rule = central.add_origin(NEW)
-    _latencies(consumers, NEW, timeout=30)
-    central.remove_origin(rule)
-    _latencies(consumers, None, timeout=30)
-
-
 def test_malformed_document__refused_last_good_kept(
     central: Central,
     consumers: dict[str, Consumer],
