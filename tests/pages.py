@@ -1,7 +1,7 @@
 """Every dashboard page, found from the URL configuration rather than listed by hand.
 
-`dashboard_urls(samples)` walks the `dashboard` namespace (policies/dashboard/urls.py, and
-whatever other modules it includes) and fills each URL's parameters from `samples`: a URL
+`dashboard_urls(samples)` walks the `dashboard` and `webhooks` namespaces (their urls.py
+modules and whatever they include) and fills each URL's parameters from `samples`: a URL
 added later is visited by the layout and Content-Security-Policy tests without editing
 them. A parameter with no sample fails loudly, naming it; add it to `Samples`. Which URLs
 are pages is decided by what they answer: a full HTML document (`<!doctype html>`); htmx
@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from policies import services
 from policies.actors import Actor
+from webhooks import services as webhook_services
 
 # Names outside the dashboard namespace that are pages people see.
 EXTRA_PAGES = ["login"]
@@ -63,13 +64,16 @@ def _parameters(pattern: URLPattern) -> list[str]:
     return list(pattern.pattern.regex.groupindex)
 
 
-def dashboard_urls(samples: Samples, namespace: str = "dashboard") -> dict[str, str]:
-    """`{url name: path}` for every named URL of the namespace, parameters filled in."""
+def dashboard_urls(
+    samples: Samples, namespaces: tuple[str, ...] = ("dashboard", "webhooks")
+) -> dict[str, str]:
+    """`{url name: path}` for every named URL of the namespaces, parameters filled in."""
     urls = {}
-    for pattern in _patterns(namespace):
-        name = str(pattern.name)
-        kwargs = {p: samples.value(name, p) for p in _parameters(pattern)}
-        urls[f"{namespace}:{name}"] = reverse(f"{namespace}:{name}", kwargs=kwargs)
+    for namespace in namespaces:
+        for pattern in _patterns(namespace):
+            name = str(pattern.name)
+            kwargs = {p: samples.value(name, p) for p in _parameters(pattern)}
+            urls[f"{namespace}:{name}"] = reverse(f"{namespace}:{name}", kwargs=kwargs)
     for name in EXTRA_PAGES:
         urls[name] = reverse(name)
     return urls
@@ -114,14 +118,20 @@ def populate() -> tuple[User, Samples]:
         comment="launch",
     )
     services.update_api(actor=actor, api=api, max_age=600, comment="longer preflight cache")
-    services.add_origin(
-        actor=actor,
-        api=api,
-        value="https://spring-campaign-landing-page.marketing.example.com",
-        note="spring campaign, until the end of the month",
-        expires_at=timezone.now() + timedelta(days=7),
-        comment="campaign",
-    )
+    # A widening change to a production API waits for approval: the change request's pages.
+    try:
+        services.add_origin(
+            actor=actor,
+            api=api,
+            value="https://spring-campaign-landing-page.marketing.example.com",
+            note="spring campaign, until the end of the month",
+            expires_at=timezone.now() + timedelta(days=7),
+            comment="campaign",
+        )
+    except services.ChangeRequestPending as pending:
+        change_request = pending.change_request
+    else:
+        raise AssertionError("a widening change to a production API applied at once")
     token, _ = services.issue_service_token(actor=actor, name="checkout-web", apis=[api])
     access, _ = services.issue_access_token(actor=actor, user=mia, name="deploy script")
     services.record_consumer_report(
@@ -155,11 +165,28 @@ def populate() -> tuple[User, Samples]:
     )
     rule = api.origins.order_by("pk").first()
     assert rule is not None
+    # Subscribed to an event populating never emits: nothing is sent during the tests.
+    subscription, _ = webhook_services.create_subscription(
+        actor=actor,
+        name="payments alerts to the on-call channel of the checkout team",
+        url="https://8.8.8.8/hooks/corsadmin/checkout-storefront-and-partner-integrations",
+        team=team,
+        event_types=["consumer.stale"],
+    )
     samples = Samples(
         by_parameter={"slug": api.slug, "version": 1, "rule_id": rule.pk},
         by_url={
             ("api-token-revoke", "token_id"): token.pk,
             ("my-token-revoke", "token_id"): access.pk,
+            ("change-request", "pk"): change_request.pk,
+            ("change-request-step", "pk"): change_request.pk,
+            ("change-request-step", "step"): "approve",
+            ("team", "pk"): team.pk,
+            ("detail", "pk"): subscription.pk,
+            ("rotate", "pk"): subscription.pk,
+            ("delete", "pk"): subscription.pk,
+            ("redeliver", "pk"): subscription.pk,
+            ("redeliver", "delivery_id"): 1,
         },
     )
     return mia, samples
