@@ -93,7 +93,7 @@ class DatabaseCollector(Collector):
         from django.db.models import Count, Min
         from django.utils import timezone
 
-        from policies.models import Api, OutboxMessage
+        from policies.models import Api, ChangeRequest, ChangeRequestState, OutboxMessage
 
         pending = OutboxMessage.objects.filter(delivered_at__isnull=True).aggregate(
             count=Count("id"), oldest=Min("created_at")
@@ -117,6 +117,22 @@ class DatabaseCollector(Collector):
         for row in Api.objects.values("mode").annotate(count=Count("id")).order_by("mode"):
             apis.add_metric([row["mode"]], row["count"])
         yield apis
+
+        waiting = GaugeMetricFamily(
+            "corsadmin_change_requests_pending",
+            "Change requests waiting to apply (open: needs approvals; approved: scheduled).",
+            labels=["state"],
+        )
+        pending_states = (ChangeRequestState.OPEN, ChangeRequestState.APPROVED)
+        counts = dict(
+            ChangeRequest.objects.filter(state__in=pending_states)
+            .values_list("state")
+            .annotate(count=Count("id"))
+            .order_by()
+        )
+        for state in pending_states:
+            waiting.add_metric([state.value], counts.get(state.value, 0))
+        yield waiting
 
 
 # --- the endpoint ----------------------------------------------------------------------

@@ -195,3 +195,28 @@ def test_metrics__outbox__pending_count_and_lag_of_the_oldest(
     scraped = _scrape(client)
     assert scraped[("corsadmin_outbox_pending", ())] == 0
     assert scraped[("corsadmin_outbox_lag_seconds", ())] == 0
+
+
+def test_metrics__change_requests__pending_counted_by_state(
+    client: Client, actor: Actor, team: Any, metrics_token: str
+) -> None:
+    # Given nothing waits for approval
+    scraped = _scrape(client)
+    assert scraped[("corsadmin_change_requests_pending", (("state", "open"),))] == 0
+    # When a widening change to a production API opens a change request
+    api = services.create_api(
+        actor=actor,
+        slug="checkout",
+        name="Checkout",
+        team=team,
+        environment="production",
+        comment="launch",
+    )
+    with pytest.raises(services.ChangeRequestPending):
+        services.add_origin(
+            actor=actor, api=api, value="https://partner.example.com", comment="partner"
+        )
+    # Then the scrape counts it as open, and none as approved-and-waiting
+    scraped = _scrape(client)
+    assert scraped[("corsadmin_change_requests_pending", (("state", "open"),))] == 1
+    assert scraped[("corsadmin_change_requests_pending", (("state", "approved"),))] == 0
