@@ -135,6 +135,9 @@ class PolicyClient:
             outcomes=tuple(ColdOutcomes(slug) for slug in self.apis),
         )
         self._errors: dict[str, str] = {}
+        # Failed refreshes per API since start (fetch errors and refused documents): the
+        # consumer metrics' counter (policies.consumer.metrics).
+        self.refresh_failures: dict[str, int] = {}
         self._logged: dict[str, float] = {}
         self._fallen_back: set[str] = set()
         self._own_origins: dict[tuple[str, str | None], object] = {}
@@ -432,6 +435,7 @@ class PolicyClient:
         current = self.held(slug)
         kept = f"keeping v{current.policy.version}" if current else "no document held"
         self._errors[slug] = f"refused a document from {source}: {why}"
+        self.refresh_failures[slug] = self.refresh_failures.get(slug, 0) + 1
         logger.error(
             "corsadmin: refused the policy document for %s from %s: %s (%s)",
             slug,
@@ -530,6 +534,7 @@ class PolicyClient:
             )
         except central.FetchError as exc:
             self._errors[slug] = str(exc)
+            self.refresh_failures[slug] = self.refresh_failures.get(slug, 0) + 1
             raise
         now = time.time()
         if fetched.body is None:

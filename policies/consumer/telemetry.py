@@ -27,11 +27,14 @@ class Refusals:
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, str, str], list[Any]] = {}
         self._dropped = 0
+        # Refusals per (api, code) since start, never drained: what the metrics export.
+        self._totals: dict[tuple[str, str], int] = {}
 
     def count(self, api: str, origin: str, code: str, reason: str) -> None:
         """Count one refusal (past ``max_keys`` distinct keys, new ones are dropped)."""
         key = (api, origin[:MAX_ORIGIN_CHARS], code)
         with self._lock:
+            self._totals[(api, code)] = self._totals.get((api, code), 0) + 1
             entry = self._counts.get(key)
             if entry is not None:
                 entry[0] += 1
@@ -39,6 +42,11 @@ class Refusals:
                 self._dropped += 1
             else:
                 self._counts[key] = [1, reason[:MAX_SAMPLE_CHARS]]
+
+    def totals(self) -> dict[tuple[str, str], int]:
+        """Refusals per ``(api, code)`` since this process started (monotonic counters)."""
+        with self._lock:
+            return dict(self._totals)
 
     def drain(self) -> tuple[list[dict[str, Any]], int]:
         """The counters as report items, and the dropped count; both reset."""
