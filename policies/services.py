@@ -386,6 +386,19 @@ def create_api(
         raise ValidationFailed({"origins": ["the same origin rule is listed twice"]})
 
     api = Api(slug=slug, team=team, **cleaned)
+    requested = api_state(api, rules)
+    held_for_approval = _creation_needs_approval(actor, requested)
+    if held_for_approval and not comment.strip():
+        raise ValidationFailed(
+            {"comment": [f"say why: changes to {cleaned['environment']} APIs are reviewed"]}
+        )
+    if held_for_approval:
+        # Where widening needs a second person, a new API starts closed (no origin, nothing
+        # switched on) and what was asked for waits in a change request on it: creating (or
+        # deleting and re-creating) an API is no way around the approval.
+        for name, value in _CLOSED.items():
+            setattr(api, name, value)
+        rules = []
     findings = check_state(api_state(api, rules), version=1)
     with transaction.atomic():
         taken = Api.objects.filter(slug=slug).first()
@@ -420,7 +433,45 @@ def create_api(
             after=api_state(api),
             first=True,
         )
+    if held_for_approval:
+        from policies import change_requests
+
+        # Raises ChangeRequestPending: the API exists, closed, with its request open.
+        change_requests.replace_policy(
+            actor=actor,
+            api=api,
+            make_after=lambda before: requested,
+            comment=comment,
+            title=f"create {slug} with its policy",
+            object_repr=slug,
+        )
     return api
+
+
+# What a new API holds while its requested policy waits for approval: it lets no one in.
+_CLOSED: dict[str, Any] = {
+    "mode": Mode.ENFORCE,
+    "allow_all": False,
+    "allow_null": False,
+    "allow_credentials": False,
+    "allow_private_network": False,
+}
+
+
+def _creation_needs_approval(actor: Actor, requested: dict[str, Any]) -> bool:
+    """True when a person creates an API whose requested policy widens access (compared with
+    a closed one) in an environment whose widening changes need approval."""
+    from policies import change_requests, planning
+
+    if actor.type == ActorType.SYSTEM:
+        return False
+    closed = {**requested, **_CLOSED, "origins": []}
+    approvals = change_requests.approvals_config()
+    if planning.approvals_needed(closed, requested, approvals) == 0:
+        return False
+    return bool(
+        planning.widening_reasons(closed, requested, now=timezone.now(), approvals=approvals)
+    )
 
 
 def update_api(

@@ -90,8 +90,9 @@ def populate() -> tuple[User, Samples]:
     mia = User.objects.create_user("mia", password="pw-mia-12345")
     mia.groups.add(team)
     actor = Actor.for_user(mia)
+    # Created by the system: mia creating it with these origins would wait for approval.
     api = services.create_api(
-        actor=actor,
+        actor=Actor.system("set-up"),
         slug="checkout",
         name="Checkout storefront and partner integrations",
         team=team,

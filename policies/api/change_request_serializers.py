@@ -6,17 +6,8 @@ from typing import Any
 
 from rest_framework import serializers
 
-from policies.api.serializers import StrictSerializer
+from policies.api.serializers import FindingSerializer, StrictSerializer
 from policies.models import ChangeRequest, ChangeRequestState
-
-
-class FindingSerializer(serializers.Serializer[Any]):
-    rule = serializers.CharField()
-    severity = serializers.CharField()
-    field = serializers.CharField()
-    value = serializers.CharField()
-    message = serializers.CharField()
-    fix = serializers.CharField()
 
 
 class PlanSerializer(serializers.Serializer[Any]):

@@ -1,7 +1,8 @@
 """The dashboard's error answers that are not a form error, each mapped in one place.
 
 - `bad_request` is Django's 400 handler: it says which parameter was wrong when the dashboard
-  knows (`policies.dashboard.params.BadParameter`).
+  knows (`policies.dashboard.params.BadParameter`); under `/api/` it answers JSON (413 for a
+  body over `DATA_UPLOAD_MAX_MEMORY_SIZE`).
 - `ServiceOutcomeMiddleware`: a write that widens access where approval is needed raises
   `ChangeRequestPending` from whichever service the view called; every dashboard view lets it
   through to here, and the person is taken to the change request that now holds their change
@@ -13,9 +14,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 
@@ -24,6 +26,14 @@ from policies.dashboard.params import BadParameter
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        # API clients get JSON, never the dashboard's page (which names the session's user).
+        if isinstance(exception, RequestDataTooBig):
+            limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+            return JsonResponse(
+                {"detail": f"the request body is larger than {limit} bytes"}, status=413
+            )
+        return JsonResponse({"detail": "bad request"}, status=400)
     # Only the dashboard's own messages are shown: others (e.g. a refused Host header)
     # may describe the server's configuration.
     message = str(exception) if isinstance(exception, BadParameter) else ""

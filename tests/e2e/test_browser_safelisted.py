@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from tests.consumer.conftest import PUBLIC_JWKS, signed_entry
 from tests.e2e.conftest import SLUG, Consumer, _base_env, free_port
 from tests.e2e.test_browser import _Page, browser  # noqa: F401 (a fixture)
 
@@ -101,8 +102,15 @@ def get_only_consumers(
 ) -> Iterator[dict[str, Consumer]]:
     workdir = tmp_path_factory.mktemp("safelisted")
     bootstrap = workdir / "policy.json"
-    bootstrap.write_text(json.dumps(get_only_policy(origins[0])))
-    env = _base_env(CORSADMIN_APIS=SLUG, CORSADMIN_BOOTSTRAP_FILE=str(bootstrap))
+    # A signed bootstrap file and the key it verifies with, as a deployment ships them.
+    bootstrap.write_text(json.dumps([signed_entry(get_only_policy(origins[0]))]))
+    keys = workdir / "keys.json"
+    keys.write_text(json.dumps(PUBLIC_JWKS))
+    env = _base_env(
+        CORSADMIN_APIS=SLUG,
+        CORSADMIN_BOOTSTRAP_FILE=str(bootstrap),
+        CORSADMIN_PUBLIC_KEYS=str(keys),
+    )
     started = {
         name: Consumer(f"{name}-get-only", f"examples/{name}_service/app.py", env, workdir)
         for name in ("flask", "django", "fastapi")

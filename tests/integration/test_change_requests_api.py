@@ -51,8 +51,10 @@ def _user(name: str, *groups: Group, superuser: bool = False) -> User:
 
 @pytest.fixture
 def prod(member: User, team: Group) -> Api:
+    # Set-up, not the flow under test: a person creating a production API with an origin
+    # would itself wait for approval (test_create_production_api__...).
     return services.create_api(
-        actor=Actor.for_user(member),
+        actor=Actor.system("set-up"),
         slug="billing",
         name="Billing",
         team=team,
@@ -113,6 +115,37 @@ def test_widening_write__production__202_open_request_nothing_applied(
     assert author.get("/api/v1/change-requests/?state=applied").json()["count"] == 0
     assert author.get("/api/v1/change-requests/?state=bogus").status_code == 400
     assert _actions(prod) == ["api.created", "change_request.opened"]
+    _chain_ok()
+
+
+def test_create_production_api__editor__created_closed_and_policy_waits_for_approval(
+    author: Person, approver: Person
+) -> None:
+    # When an editor creates a production API with an origin and credentials
+    body = {
+        "slug": "ledger",
+        "name": "Ledger",
+        "team": "payments",
+        "environment": "production",
+        "allow_credentials": True,
+        "origins": [{"value": "https://ledger.example.com"}],
+    }
+    # Then without a why it is refused and nothing is created
+    assert author.post("/api/v1/apis/", body).status_code == 400
+    assert not Api.objects.filter(slug="ledger").exists()
+    # And with one it answers 202: the API exists closed, its policy in an open request
+    response = author.post("/api/v1/apis/", {**body, "comment": "new ledger service"})
+    assert response.status_code == 202, response.content
+    request = response.json()["change_request"]
+    assert request["state"] == "open"
+    api = Api.objects.get(slug="ledger")
+    assert (api.version, api.allow_credentials, api.origins.count()) == (1, False, 0)
+    # When another editor approves, Then the requested policy applies as version 2
+    approved = approver.post(f"/api/v1/change-requests/{request['id']}/approve")
+    assert approved.status_code == 200, approved.content
+    api.refresh_from_db()
+    assert (api.version, api.allow_credentials) == (2, True)
+    assert list(api.origins.values_list("value", flat=True)) == ["https://ledger.example.com"]
     _chain_ok()
 
 

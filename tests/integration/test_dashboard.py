@@ -653,7 +653,7 @@ def test_list__filters__team_environment_mode_lint(
     member_client: Client, api: Api, actor: Actor, team: Group
 ) -> None:
     services.create_api(
-        actor=actor,
+        actor=Actor.system("set-up"),
         slug="prod",
         name="Prod",
         team=team,

@@ -126,6 +126,23 @@ def test_json_body__nested_too_deep__400_everywhere(
     assert Api.objects.get(pk=api.pk).version == 1
 
 
+def test_json_body__larger_than_upload_limit__413_json_not_the_dashboard_page(
+    client: Client, api: Api, personal: str, settings: Any
+) -> None:
+    # Given a small upload limit
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 1000
+    body = json.dumps({"kind": "exact", "value": "https://a.example.com", "note": "x" * 5000})
+    # When the management API is sent a body over it
+    response = client.post(
+        "/api/v1/apis/billing/origins/", body, content_type=JSON, headers=_bearer(personal)
+    )
+    # Then a JSON 413 says so (not the dashboard's HTML page), and nothing changed
+    assert response.status_code == 413
+    assert response["Content-Type"] == "application/json"
+    assert "larger than 1000 bytes" in response.json()["detail"]
+    assert Api.objects.get(pk=api.pk).version == 1
+
+
 # --- "created by" with a personal access token ---------------------------------------------------
 
 

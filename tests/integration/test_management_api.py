@@ -189,7 +189,7 @@ def test_create_api__team_member__201_version_one_and_one_audit_event(call: Call
             "slug": "ledger",
             "name": "Ledger",
             "team": "payments",
-            "environment": "production",
+            "environment": "staging",
             "methods": ["GET", "POST"],
             "origins": [{"value": "HTTPS://Ledger.Example.com"}],
             "comment": "new service",

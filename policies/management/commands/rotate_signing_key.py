@@ -30,12 +30,23 @@ class Command(BaseCommand):
         path = Path(options["file"]) if options["file"] else signing.key_file()
         if options["if_missing"] and path.exists():
             return
+        rotating = path.exists()
         try:
             kid = signing.add_key(path)
         except (signing.SigningKeyError, OSError) as exc:
             raise CommandError(str(exc)) from None
-        self.stdout.write(f"new signing key {kid} in {path}")
+        if not rotating:
+            self.stdout.write(f"new signing key {kid} in {path}: it signs every document")
+            return
+        self.stdout.write(f"new signing key {kid} in {path}: it signs from now on")
+        if path.resolve() == signing.key_file().resolve():
+            # Re-sign what Redis holds now, rather than at the next 5-minute republish, so
+            # the policy endpoint serves the new key's signatures from the next request.
+            from policies import publishing
+
+            count = publishing.republish_all()
+            self.stdout.write(f"{count} documents re-signed and republished")
         self.stdout.write(
-            "It signs from now on. Documents already cached are re-signed by the next "
-            "republish (within 5 minutes); remove an old key only after that."
+            "The older keys stay published: remove one only after every consumer has "
+            "fetched since (one poll interval) and trusts the new key."
         )
