@@ -1109,9 +1109,12 @@ def record_consumer_report(
                 token_id=token_id,
                 version=version if isinstance(version, int) and 0 <= version <= MAX_COUNT else None,
                 etag=_text(beat.get("etag"), 100),
-                mode=_text(beat.get("mode"), 16),
+                # What no consumer can mean is stored as unknown, not shown to people.
+                mode=beat["mode"] if beat.get("mode") in Mode.values else "",
                 age_seconds=float(age)
-                if isinstance(age, int | float) and abs(age) <= _MAX_AGE_SECONDS
+                if isinstance(age, int | float)
+                and not isinstance(age, bool)
+                and 0 <= age <= _MAX_AGE_SECONDS
                 else None,
                 stale=bool(beat.get("stale")),
                 source=_text(beat.get("source"), 16),

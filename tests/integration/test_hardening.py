@@ -379,6 +379,19 @@ def test_report__nul_and_lone_surrogate_in_origin__stored_sanitised_with_the_res
     }
 
 
+def test_report__heartbeat_negative_age_and_unknown_mode__stored_as_unknown(
+    client: Client, api: Api, secret: str
+) -> None:
+    # Given a heartbeat no consumer can mean: an age before confirmation, a NUL for a mode
+    beat = {"api": "billing", "version": 1, "mode": "\x00", "age": -1, "stale": False}
+    # When it is reported
+    response = _send(client, secret, {**_report([]), "heartbeat": [beat]})
+    # Then the instance is recorded, with the age and mode unknown rather than shown as sent
+    assert response.status_code == 202, response.content
+    instance = ConsumerInstance.objects.get(api=api)
+    assert (instance.age_seconds, instance.mode, instance.version) == (None, "", 1)
+
+
 def test_report__count_beyond_bigint__400_nothing_stored(
     client: Client, api: Api, secret: str
 ) -> None:
