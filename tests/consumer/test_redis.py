@@ -96,8 +96,7 @@ def test_pubsub__central_publishes__applies_from_centrals_redis_without_fetching
     redis_client.publish(
         CHANNEL, json.dumps({"api": "billing", "version": 2, "etag": etag_of(body)})
     )
-    took = _wait(lambda: client.held("billing").policy.version == 2)
-    assert took < 1.0
+    _wait(lambda: client.held("billing").policy.version == 2)
     assert cors_get(client, EVIL)[ACAO] == EVIL
     assert central.policy_gets() == before
     assert client.health()["apis"]["billing"]["source"] == "pubsub"
@@ -111,7 +110,8 @@ def test_pubsub__document_not_in_redis__fetched_from_central(
     _wait(lambda: redis_client.pubsub_numsub(CHANNEL)[0][1] >= 1)
     etag = central.publish(document(version=3))
     redis_client.publish(CHANNEL, json.dumps({"api": "billing", "version": 3, "etag": etag}))
-    assert _wait(lambda: client.held("billing").policy.version == 3) < 1.0
+    _wait(lambda: client.held("billing").policy.version == 3)
+    assert central.policy_gets("billing") >= 1
 
 
 def test_pubsub__other_api_or_garbage__ignored(
