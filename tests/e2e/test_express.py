@@ -216,6 +216,13 @@ def express(e2e_dir: Path, central: Central, proxy: Proxy) -> Iterator[Express]:
         service.stop()
 
 
+def _holds_central_policy(express: Express, allowed_origin: str) -> None:
+    """Wait (bounded) until the service enforces a document it got from central: the state
+    a test of central's absence starts from, not left to the order tests happen to run in."""
+    wait_until(lambda: express.health()["apis"][SLUG]["source"] == "central", 30)
+    wait_until(lambda: express.acao(allowed_origin) == allowed_origin, 10)
+
+
 def test_express__enforces_and_follows_changes(
     express: Express, central: Central, allowed_origin: str, refused_origin: str
 ) -> None:
@@ -275,7 +282,9 @@ def test_express__forged_document__refused_last_good_kept(
 def test_express__central_goes_away__last_good_kept_and_catches_up(
     express: Express, central: Central, allowed_origin: str, refused_origin: str
 ) -> None:
-    # Given central stops
+    # Given the service holds central's policy (whatever ran before, on whichever worker)
+    _holds_central_policy(express, allowed_origin)
+    # When central stops
     central.stop()
     try:
         # Then the service keeps enforcing its last good document and says what is wrong
@@ -299,6 +308,7 @@ def test_express__restart_with_central_down__serves_from_its_cache_file(
     express: Express, central: Central, allowed_origin: str, refused_origin: str
 ) -> None:
     # Given the service has written its cache file, and then both it and central stop
+    _holds_central_policy(express, allowed_origin)
     express.stop()
     central.stop()
     try:
