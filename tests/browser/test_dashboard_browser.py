@@ -65,7 +65,20 @@ def _page(browser: Browser, *, permissions: list[str] | None = None) -> Page:
     page = context.new_page()
     # hx-prompt asks why (the audit comment) before enabling, disabling or removing.
     page.on("dialog", lambda dialog: _answer(dialog))
+    # Content-Security-Policy violations, during page loads and htmx swaps alike.
+    violations: list[str] = []
+    page.on(
+        "console",
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
+    )
+    page.csp_violations = violations  # type: ignore[attr-defined]
     return page
+
+
+def _no_csp_violation(page: Page) -> None:
+    assert page.csp_violations == []  # type: ignore[attr-defined]
 
 
 def _answer(dialog: Dialog) -> None:
@@ -243,6 +256,7 @@ def test_dashboard__member_flow__create_add_reject_simulate_rollback(
     page.goto(f"{base}/")
     expect(page.locator("table.apis")).to_contain_text("billing")
     _shot(page, "api-list")
+    _no_csp_violation(page)
     page.context.close()
 
     # Given a user of another team
@@ -277,6 +291,7 @@ def test_dashboard__read_only_member__no_edit_controls(
     expect(page.locator("#add-origin")).to_have_count(0)
     expect(page.get_by_role("button", name="Remove")).to_have_count(0)
     expect(page.locator("body")).to_contain_text("read only")
+    _no_csp_violation(page)
     page.context.close()
 
 
@@ -306,6 +321,7 @@ def test_dashboard__inline_edit_disable_remove__each_saved_in_place(
     expect(page.locator("#origins")).to_contain_text("Removed https://*.shop.example.com.")
     expect(page.locator("#origins tbody")).not_to_contain_text("https://*.shop.example.com")
     expect(page.locator("#api-version")).to_have_text("v4")
+    _no_csp_violation(page)
     page.context.close()
     events = AuditEvent.objects.filter(api_slug="checkout").order_by("sequence")
     assert [(e.action, e.comment) for e in events][1:] == [
