@@ -461,17 +461,12 @@ _CLOSED: dict[str, Any] = {
 def _creation_needs_approval(actor: Actor, requested: dict[str, Any]) -> bool:
     """True when a person creates an API whose requested policy widens access (compared with
     a closed one) in an environment whose widening changes need approval."""
-    from policies import change_requests, planning
+    from policies import change_requests
 
     if actor.type == ActorType.SYSTEM:
         return False
     closed = {**requested, **_CLOSED, "origins": []}
-    approvals = change_requests.approvals_config()
-    if planning.approvals_needed(closed, requested, approvals) == 0:
-        return False
-    return bool(
-        planning.widening_reasons(closed, requested, now=timezone.now(), approvals=approvals)
-    )
+    return bool(change_requests.needs_approval(closed, requested))
 
 
 def update_api(
